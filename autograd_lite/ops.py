@@ -1,0 +1,419 @@
+"""The built-in ops: each one's forward and its vector-Jacobian product (VJP), side by side.
+
+A VJP ``vjp(g, out, *inputs, **attrs)`` maps the gradient ``g`` of the loss with respect to the
+op's output ``out`` to the gradient with respect to one input (ops with several inputs list one
+VJP per input). VJPs are written with this module's ops and Python operators only, so the same
+rule runs on NumPy arrays in a first-order backward and on Tensors under ``create_graph=True``,
+which is what makes every gradient differentiable again. Broadcasting is undone by the engine
+(``engine.unbroadcast``), so element-wise VJPs may return the broadcast shape.
+"""
+
+from __future__ import annotations
+
+import builtins
+import warnings
+from typing import Any
+
+import numpy as np
+
+from autograd_lite.errors import InputIndexError, InputValueError, ShapeError, TargetWarning
+from autograd_lite.registry import broadcast_failure, register_op
+from autograd_lite.tensor import Tensor, raw
+
+
+def _op(name: str, forward: Any, *vjps: Any, **options: Any) -> Any:
+    return register_op(name, forward, vjps, builtin=True, **options)
+
+
+def _elementwise(name: str, forward: Any, *vjps: Any) -> Any:
+    return _op(name, forward, *vjps, explain=broadcast_failure)
+
+
+# --------------------------------------------------------------------------- shape helpers
+def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    """``axis`` (None, an int or a sequence) as a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    items = axis if isinstance(axis, (tuple, list)) else (axis,)
+    return tuple(sorted(int(a) % ndim if ndim else int(a) for a in items))
+
+
+def _keep_reduced(g: Any, ndim: int, axis: Any, keepdims: bool) -> Any:
+    """Reshape a reduction's output gradient to keep the reduced axes (as size 1)."""
+    if keepdims:
+        return g
+    reduced = _axes(axis, ndim)
+    shape = list(g.shape)
+    for a in reduced:
+        shape.insert(a, 1)
+    return reshape(g, shape=tuple(shape))
+
+
+def _swap_last(a: Any) -> Any:
+    """The matrix transpose of the last two axes."""
+    order = tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2)
+    return transpose(a, axes=order)
+
+
+def _inverse_permutation(axes: Any, ndim: int) -> Any:
+    return None if axes is None else tuple(np.argsort([a % ndim for a in axes]))
+
+
+def _reduce(fn: Any) -> Any:
+    def forward(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+        return fn(x, axis=None if axis is None else _axes(axis, np.ndim(x)), keepdims=keepdims)
+
+    forward.__doc__ = fn.__doc__
+    return forward
+
+
+# ------------------------------------------------------------------------------ arithmetic
+add = _elementwise("add", np.add,
+                   lambda g, out, x, y: g,
+                   lambda g, out, x, y: g)
+sub = _elementwise("sub", np.subtract,
+                   lambda g, out, x, y: g,
+                   lambda g, out, x, y: -g)
+mul = _elementwise("mul", np.multiply,
+                   lambda g, out, x, y: g * y,
+                   lambda g, out, x, y: g * x)
+div = _elementwise("div", np.true_divide,
+                   lambda g, out, x, y: g / y,
+                   lambda g, out, x, y: -g * out / y)
+neg = _op("neg", np.negative,
+          lambda g, out, x: -g)
+
+
+def _pow_base_grad(g: Any, out: Any, x: Any, y: Any) -> Any:
+    """d(x^y)/dx = y x^(y-1); exactly 0 for a constant exponent 0."""
+    if isinstance(y, (int, float)) and y == 0:
+        return g * 0.0
+    return g * y * x ** (y - 1)
+
+
+pow = _elementwise("pow", np.power,
+                   _pow_base_grad,
+                   lambda g, out, x, y: g * out * log(x))
+
+
+# ----------------------------------------------------------------------- element-wise maps
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """σ(x) = 1 / (1 + e^(−x)), exact in both tails (e^(−x) overflowing to inf gives 0)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+exp = _op("exp", np.exp, lambda g, out, x: g * out)
+log = _op("log", np.log, lambda g, out, x: g / x)
+sqrt = _op("sqrt", np.sqrt, lambda g, out, x: g / (2.0 * out))
+abs = _op("abs", np.abs, lambda g, out, x: g * np.sign(raw(x)))
+sigmoid = _op("sigmoid", _sigmoid, lambda g, out, x: g * out * (1.0 - out))
+tanh = _op("tanh", np.tanh, lambda g, out, x: g * (1.0 - out * out))
+relu = _op("relu", lambda x: np.maximum(x, 0), lambda g, out, x: g * (raw(x) > 0))
+
+
+def _astype(x: np.ndarray, dtype: Any) -> np.ndarray:
+    """x converted to ``dtype`` (the engine casts gradients to their input's dtype with it)."""
+    return x.astype(dtype)
+
+
+astype = _op("astype", _astype, lambda g, out, x, dtype: astype(g, dtype=x.dtype))
+
+
+# ------------------------------------------------------------------------------ reductions
+def _sum_grad(g: Any, out: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """Each summed element gets the gradient of its sum."""
+    return broadcast_to(_keep_reduced(g, x.ndim, axis, keepdims), shape=x.shape)
+
+
+def _mean_grad(g: Any, out: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    count = int(np.prod([x.shape[a] for a in _axes(axis, x.ndim)]))
+    return _sum_grad(g / count, out, x, axis, keepdims)
+
+
+def _extremum_grad(g: Any, out: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The gradient goes to the extreme element; ties share it equally."""
+    hit = raw(x) == raw(_keep_reduced(out, x.ndim, axis, keepdims))
+    share = hit / hit.sum(axis=_axes(axis, x.ndim), keepdims=True)
+    return _keep_reduced(g, x.ndim, axis, keepdims) * share
+
+
+sum = _op("sum", _reduce(np.sum), _sum_grad)
+mean = _op("mean", _reduce(np.mean), _mean_grad)
+max = _op("max", _reduce(np.max), _extremum_grad)
+min = _op("min", _reduce(np.min), _extremum_grad)
+
+
+def _logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    """log Σ e^x, computed as m + log Σ e^(x − m) with m the maximum (no overflow)."""
+    axes = _axes(axis, x.ndim)
+    m = np.max(x, axis=axes, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    out = m + np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True))
+    return out if keepdims else np.squeeze(out, axis=axes)
+
+
+logsumexp = _op("logsumexp", _logsumexp,
+                lambda g, out, x, axis=None, keepdims=False:
+                    _keep_reduced(g, x.ndim, axis, keepdims)
+                    * exp(x - _keep_reduced(out, x.ndim, axis, keepdims)))
+
+
+# -------------------------------------------------------------------------- shape changes
+reshape = _op("reshape", lambda x, shape: np.reshape(x, shape),
+              lambda g, out, x, shape: reshape(g, shape=x.shape))
+transpose = _op("transpose", lambda x, axes=None: np.transpose(x, axes),
+                lambda g, out, x, axes=None:
+                    transpose(g, axes=_inverse_permutation(axes, x.ndim)))
+broadcast_to = _op("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
+                   lambda g, out, x, shape: g,  # the engine sums the copies back
+                   explain=lambda x, shape: ShapeError(
+                       f"broadcast_to: shape {np.shape(x)} cannot be broadcast to {shape}"))
+
+
+def normalize_index(index: Any) -> Any:
+    """An index for ``getitem``: tensors and lists become arrays; floats are refused."""
+    if isinstance(index, tuple):
+        return tuple(normalize_index(i) for i in index)
+    if isinstance(index, Tensor):
+        index = index.data
+    elif isinstance(index, list):
+        index = np.asarray(index)
+    if isinstance(index, np.ndarray) and index.dtype.kind not in "iub":
+        raise InputIndexError(
+            f"getitem: index arrays must hold integers or booleans, got dtype {index.dtype}; "
+            "convert labels with .astype(int)."
+        )
+    if isinstance(index, float):
+        raise InputIndexError(f"getitem: index {index!r} is a float; indices must be integers")
+    return index
+
+
+def _is_basic(index: Any) -> bool:
+    """True when every element is selected at most once (no integer-array indexing)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return not builtins.any(isinstance(p, np.ndarray) and p.dtype.kind != "b" for p in parts)
+
+
+def _scatter_add(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """zeros(shape) with g added at ``index``; repeated indices accumulate."""
+    out = np.zeros(shape, dtype=np.result_type(g))
+    if _is_basic(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+getitem = _op("getitem", lambda x, index: x[index],
+              lambda g, out, x, index: scatter_add(g, index=index, shape=x.shape))
+scatter_add = _op("scatter_add", _scatter_add,
+                  lambda g, out, x, index, shape: getitem(g, index=index))
+
+
+def _stack_forward(*xs: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Join arrays along a new axis."""
+    return np.stack(xs, axis=axis)
+
+
+def _concatenate_forward(*xs: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Join arrays along an existing axis."""
+    return np.concatenate(xs, axis=axis)
+
+
+def _split_grad(g: Any, out: Any, *xs: Any, axis: int = 0, new_axis: bool) -> tuple[Any, ...]:
+    """Each input gets its own slice of the joined gradient."""
+    axis = axis % out.ndim
+    grads, start = [], 0
+    for x in xs:
+        width = 1 if new_axis else x.shape[axis]
+        where = (slice(None),) * axis + ((start if new_axis else slice(start, start + width)),)
+        grads.append(getitem(g, index=where))
+        start += width
+    return tuple(grads)
+
+
+stack = register_op("stack", _stack_forward,
+                    lambda g, out, *xs, axis=0: _split_grad(g, out, *xs, axis=axis,
+                                                            new_axis=True), builtin=True)
+concatenate = register_op("concatenate", _concatenate_forward,
+                          lambda g, out, *xs, axis=0: _split_grad(g, out, *xs, axis=axis,
+                                                                  new_axis=False), builtin=True)
+
+
+# ---------------------------------------------------------------------------------- matmul
+def _as_matrices(g: Any, a: Any, b: Any) -> tuple[Any, Any, Any]:
+    """Promote 1-D operands to matrices as np.matmul does ((k,) -> (1,k) or (k,1)), and the
+    output gradient with them."""
+    if a.ndim == 1:
+        a = reshape(a, shape=(1, a.shape[0]))
+        g = reshape(g, shape=(*g.shape[:-1], 1, *g.shape[-1:]))
+    if b.ndim == 1:
+        b = reshape(b, shape=(b.shape[0], 1))
+        g = reshape(g, shape=(*g.shape, 1))
+    return g, a, b
+
+
+def _matmul_grad_a(g: Any, out: Any, a: Any, b: Any) -> Any:
+    """dA = G Bᵀ (batch axes are summed back by the engine)."""
+    g2, _, b2 = _as_matrices(g, a, b)
+    grad = matmul(g2, _swap_last(b2))
+    return reshape(grad, shape=(*grad.shape[:-2], a.shape[0])) if a.ndim == 1 else grad
+
+
+def _matmul_grad_b(g: Any, out: Any, a: Any, b: Any) -> Any:
+    """dB = Aᵀ G."""
+    g2, a2, _ = _as_matrices(g, a, b)
+    grad = matmul(_swap_last(a2), g2)
+    return reshape(grad, shape=(*grad.shape[:-2], b.shape[0])) if b.ndim == 1 else grad
+
+
+def _matmul_failure(a: Any, b: Any) -> ShapeError | None:
+    sa, sb = np.shape(a), np.shape(b)
+    if len(sa) == 0 or len(sb) == 0:
+        return ShapeError(f"matmul: shapes {sa} @ {sb}: matmul needs arrays with at least one "
+                          "axis; multiply by a scalar with * instead.")
+    inner_a, inner_b = sa[-1], sb[-2] if len(sb) > 1 else sb[0]
+    if inner_a != inner_b:
+        hint = (" Did you mean to transpose an operand (e.g. x @ W.T)?"
+                if inner_a in (sb[-1], sb[0]) or inner_b == (sa[-2] if len(sa) > 1 else None)
+                else "")
+        return ShapeError(f"matmul: inner dimensions differ in {sa} @ {sb}: {inner_a} != "
+                          f"{inner_b}. The last axis of the left operand must match the "
+                          f"second-to-last axis of the right one.{hint}")
+    return ShapeError(f"matmul: the batch axes of {sa} and {sb} do not broadcast "
+                      f"({sa[:-2]} vs {sb[:-2]}).")
+
+
+matmul = _op("matmul", np.matmul, _matmul_grad_a, _matmul_grad_b, explain=_matmul_failure)
+
+
+# ------------------------------------------------------------------- softmax and its kin
+def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """softmax(x)_i = e^(x_i − m) / Σ_j e^(x_j − m), m = max_j x_j (shift-invariant, stable)."""
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """log softmax(x)_i = (x_i − m) − log Σ_j e^(x_j − m)."""
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+softmax = _op("softmax", _softmax,
+              lambda g, out, x, axis=-1: out * (g - (g * out).sum(axis=axis, keepdims=True)))
+log_softmax = _op("log_softmax", _log_softmax,
+                  lambda g, out, x, axis=-1: g - exp(out) * g.sum(axis=axis, keepdims=True))
+
+
+def _class_targets(logits: np.ndarray, target: np.ndarray, axis: int) -> bool:
+    """Validate a cross-entropy target; True for class indices, False for probabilities."""
+    rows_shape = logits.shape[:axis] + logits.shape[axis + 1:]
+    classes = logits.shape[axis]
+    target = np.asarray(target)
+    if target.shape == rows_shape and target.dtype.kind in "iu":
+        if target.size and (target.min() < 0 or target.max() >= classes):
+            bad = target[(target < 0) | (target >= classes)]
+            raise InputValueError(
+                f"softmax_cross_entropy: class index {bad.flat[0]} is out of range for "
+                f"{classes} classes (valid: 0 to {classes - 1}); logits shape {logits.shape}, "
+                f"class axis {axis}."
+            )
+        return True
+    if target.shape == rows_shape and target.dtype.kind in "fb":
+        raise InputValueError(
+            f"softmax_cross_entropy: the target has the shape of class indices {rows_shape} but "
+            f"dtype {target.dtype}; class indices must be integers (use .astype(int)), or give "
+            f"probabilities of the logits' shape {logits.shape}."
+        )
+    if target.shape == logits.shape and target.dtype.kind == "f":
+        sums = target.sum(axis=axis)
+        tolerance = np.sqrt(np.finfo(target.dtype).eps)
+        if (target < 0).any() or not np.allclose(sums, 1.0, rtol=0, atol=tolerance):
+            warnings.warn(
+                "softmax_cross_entropy: probability targets should be non-negative with rows "
+                f"summing to 1 (row sums range {sums.min():.6g} to {sums.max():.6g}); the loss "
+                "−Σ y log softmax(x) and its gradient softmax(x)·Σy − y are still computed "
+                "exactly, but check that these are probabilities and not scores or counts.",
+                TargetWarning, stacklevel=5)
+        return False
+    raise ShapeError(
+        f"softmax_cross_entropy: target of shape {target.shape} (dtype {target.dtype}) fits "
+        f"neither convention for logits of shape {logits.shape} with class axis {axis}: give "
+        f"integer class indices of shape {rows_shape} or probabilities of shape {logits.shape}."
+    )
+
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _softmax_cross_entropy(logits: np.ndarray, target: Any, axis: int = -1,
+                           reduction: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+    """CE = −Σ_i y_i log softmax(x)_i per row, reduced by mean, sum or none; also returns
+    softmax(x) for the VJP. Computed through log-sum-exp, so huge logits stay finite."""
+    if reduction not in _REDUCTIONS:
+        raise InputValueError(f"softmax_cross_entropy: reduction must be one of {_REDUCTIONS}, "
+                              f"got {reduction!r}")
+    logits = np.asarray(logits)
+    if logits.ndim == 0:
+        raise ShapeError("softmax_cross_entropy: logits must have a class axis, got a scalar")
+    axis = axis % logits.ndim
+    target = np.asarray(target)
+    indices = _class_targets(logits, target, axis)
+    shifted = logits - np.max(logits, axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    total = np.sum(e, axis=axis, keepdims=True)
+    probs = e / total
+    log_total = np.log(total)
+    if indices:
+        picked = np.take_along_axis(shifted, np.expand_dims(target, axis), axis)
+        losses = np.squeeze(log_total - picked, axis=axis)
+    else:
+        losses = -np.sum(target * (shifted - log_total), axis=axis)
+    if reduction == "mean":
+        return np.mean(losses), probs
+    if reduction == "sum":
+        return np.sum(losses), probs
+    return losses, probs
+
+
+def _per_row(g: Any, logits: Any, axis: int, reduction: str) -> Any:
+    """The output gradient as a factor per row of the logits (keeping the class axis)."""
+    if reduction == "none":
+        return reshape(g, shape=(*g.shape[:axis], 1, *g.shape[axis:]))
+    if reduction == "mean":
+        return g / (logits.size // logits.shape[axis])
+    return g
+
+
+def _probs_minus_target(probs: Any, target: np.ndarray, axis: int) -> Any:
+    """softmax(x)·Σy − y: the gradient of −Σ y log softmax(x) per unit of output gradient."""
+    if target.shape != probs.shape:  # class indices: y is one-hot
+        if isinstance(probs, np.ndarray):  # a first-order backward: subtract 1 in place
+            delta = probs.copy()
+            where = np.expand_dims(target, axis)
+            np.put_along_axis(delta, where, np.take_along_axis(delta, where, axis) - 1, axis)
+            return delta
+        one_hot = np.zeros(probs.shape, dtype=probs.dtype)
+        np.put_along_axis(one_hot, np.expand_dims(target, axis), 1, axis)
+        return probs - one_hot
+    return probs * target.sum(axis=axis, keepdims=True) - target
+
+
+def _ce_grad_logits(g: Any, out: Any, logits: Any, target: Any, axis: int = -1,
+                    reduction: str = "mean", residual: Any = None) -> Any:
+    axis = axis % logits.ndim
+    probs = softmax(logits, axis=axis) if residual is None else residual
+    target = np.asarray(raw(target))
+    return _probs_minus_target(probs, target, axis) * _per_row(g, logits, axis, reduction)
+
+
+def _ce_grad_target(g: Any, out: Any, logits: Any, target: Any, axis: int = -1,
+                    reduction: str = "mean", residual: Any = None) -> Any:
+    axis = axis % logits.ndim
+    return -log_softmax(logits, axis=axis) * _per_row(g, logits, axis, reduction)
+
+
+softmax_cross_entropy = _op("softmax_cross_entropy", _softmax_cross_entropy,
+                            _ce_grad_logits, _ce_grad_target, residual=True)

@@ -1,0 +1,483 @@
+"""`Tensor`, the value users build expressions with, and `Node`, the tape's record of one op.
+
+The graph is made of nodes, not tensors: a node keeps its op, the attributes it was called with,
+its parents (nodes of intermediate inputs, leaf tensors, constants) and, until ``backward()``
+frees them, the arrays the op's vector-Jacobian product needs. A tensor with history points at
+the node that produced it; nodes never point at the tensors they produced, so there are no
+reference cycles, and an intermediate array is freed as soon as neither the user nor the tape
+needs it.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from autograd_lite import modes
+from autograd_lite.errors import DTypeError, GraphError, InputValueError
+
+if TYPE_CHECKING:
+    from autograd_lite.registry import Op
+
+# In-place mutation clock. Every in-place change of a tensor's array made through ``t.data``
+# ticks it; a node remembers the tick it was created at, and the backward pass refuses a node
+# whose saved input changed after that tick (PyTorch's version counter, in one integer).
+MUTATION_CLOCK = [0]
+
+_KIND_NAMES = {"c": "complex", "O": "object", "U": "string", "S": "bytes", "V": "structured",
+               "M": "datetime", "m": "timedelta"}
+
+
+def to_array(data: Any, what: str = "Tensor") -> np.ndarray:
+    """Convert user data to the array a tensor holds, with the library's dtype rules.
+
+    Python numbers and (nested) lists become float64; NumPy float arrays keep their dtype;
+    NumPy integer and boolean arrays stay as they are (labels, indices, masks). Strings,
+    complex numbers, objects and ragged lists are refused with a :class:`DTypeError` or
+    :class:`InputValueError`.
+    """
+    if isinstance(data, np.ndarray):
+        array = data
+    elif isinstance(data, Tensor):
+        array = data._data
+    elif isinstance(data, np.generic):
+        array = np.asarray(data)
+    elif isinstance(data, (bool, numbers.Real)) and not isinstance(data, np.generic):
+        array = np.asarray(float(data), dtype=np.float64)
+    elif isinstance(data, (list, tuple)):
+        try:
+            array = np.array(data)
+        except ValueError as exc:
+            raise InputValueError(
+                f"{what}: cannot make an array of the list given ({exc}). Lists must be "
+                "rectangular: every row the same length, every entry a number."
+            ) from None
+        if array.dtype.kind in "iub":
+            array = array.astype(np.float64)
+    else:
+        raise DTypeError(
+            f"{what}: cannot hold a {type(data).__name__}; give a number, a (nested) list of "
+            "numbers or a NumPy array."
+        )
+    kind = array.dtype.kind
+    if kind not in "fiub":
+        raise DTypeError(
+            f"{what}: {_KIND_NAMES.get(kind, str(array.dtype))} data (dtype {array.dtype}) is "
+            "not supported; use real floating-point data (float64 or float32), or integer or "
+            "boolean arrays for labels, indices and masks."
+        )
+    return array
+
+
+def _check_differentiable(array: np.ndarray, what: str) -> None:
+    if array.dtype.kind != "f":
+        raise DTypeError(
+            f"{what}: requires_grad=True needs floating-point data, got dtype {array.dtype} with "
+            f"shape {array.shape}. Integer and boolean arrays (labels, indices, masks) are never "
+            "differentiated; convert with .astype(np.float64) if this is a real variable."
+        )
+
+
+class Node:
+    """The tape's record of one op application, and of the value it produced.
+
+    ``parents`` is aligned with the op's inputs: a :class:`Node` for an input with history,
+    the :class:`Tensor` itself for a leaf or constant tensor, the raw value for a number or
+    array. ``arrays`` (the forward operands), ``out`` and ``residual`` are what the VJP reads;
+    ``free()`` drops them after the backward pass while the structure stays for drawing.
+    """
+
+    __slots__ = ("arrays", "attrs", "dtype", "epoch", "grad", "mutated_at", "name", "op", "origin",
+                 "out", "parents", "residual", "retains_grad", "shape")
+
+    def __init__(self, op: Op, attrs: dict[str, Any], parents: tuple[Any, ...],
+                 arrays: tuple[Any, ...], out: np.ndarray, residual: Any) -> None:
+        self.op = op
+        self.attrs = attrs
+        self.parents = parents
+        self.arrays = arrays
+        self.out = out
+        self.residual = residual
+        self.shape = out.shape
+        self.dtype = out.dtype
+        self.name: str | None = None
+        self.grad: Any = None
+        self.retains_grad = modes.state.retain_all_grads
+        self.epoch = MUTATION_CLOCK[0]
+        self.mutated_at = 0
+        self.origin: str | None = None  # where user code created it, under detect_anomaly()
+
+    @property
+    def freed(self) -> bool:
+        return self.arrays is None
+
+    def free(self) -> None:
+        """Drop the arrays saved for the VJP; keep the structure, names, shapes and grads."""
+        self.arrays = None
+        self.out = None
+        self.residual = None
+
+    def describe(self) -> str:
+        """A short phrase naming this node for error messages."""
+        where = f" created at {self.origin}" if self.origin else ""
+        label = f" '{self.name}'" if self.name else ""
+        return f"op '{self.op.name}'{label} (output shape {self.shape}){where}"
+
+    def __repr__(self) -> str:
+        return f"<Node {self.describe()}>"
+
+
+def _new_tensor(data: np.ndarray, node: Node | None, requires_grad: bool = False) -> Tensor:
+    """Make a tensor without the validation of ``Tensor(...)`` (the data is already an array)."""
+    tensor = object.__new__(Tensor)
+    tensor._data = data
+    tensor._node = node
+    tensor._requires_grad = requires_grad
+    tensor._grad = None
+    tensor._name = None
+    tensor._mutated_at = 0
+    return tensor
+
+
+def raw(value: Any) -> Any:
+    """The array behind a tensor; anything else unchanged."""
+    return value._data if isinstance(value, Tensor) else value
+
+
+class Tensor:
+    """An array that can record the operations applied to it, for reverse-mode differentiation.
+
+    ``Tensor(data, requires_grad=False, name=None)``: Python numbers and lists become float64;
+    float32 and float64 arrays keep their dtype (the array is used, not copied); integer and
+    boolean arrays stay as they are and can never require a gradient.
+    """
+
+    __slots__ = ("__weakref__", "_data", "_grad", "_mutated_at", "_name", "_node",
+                 "_requires_grad")
+    # NumPy defers to Tensor's reflected operators (ndarray + Tensor -> Tensor.__radd__).
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None) -> None:
+        array = to_array(data)
+        if requires_grad:
+            _check_differentiable(array, f"Tensor{_named(name)}")
+        self._data = array
+        self._node: Node | None = None
+        self._requires_grad = bool(requires_grad)
+        self._grad: Any = None
+        self._name: str | None = None
+        self._mutated_at = 0
+        if name is not None:
+            self.name = name
+
+    # ----------------------------------------------------------------------------- attributes
+    @property
+    def data(self) -> np.ndarray:
+        """The array. Assigning rebinds it (safe for recorded graphs); an augmented assignment
+        such as ``W.data -= lr * W.grad`` changes it in place and is recorded as a mutation,
+        so a graph that saved the old values refuses to backpropagate through them."""
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        array = to_array(value, f"Tensor{_named(self._name)}.data")
+        if self.requires_grad:
+            _check_differentiable(array, f"Tensor{_named(self._name)}.data")
+        if array is self._data:  # the array was changed in place (augmented assignment)
+            MUTATION_CLOCK[0] += 1
+            if self._node is not None:
+                self._node.mutated_at = MUTATION_CLOCK[0]
+            else:
+                self._mutated_at = MUTATION_CLOCK[0]
+        self._data = array
+
+    @property
+    def grad(self) -> Any:
+        """The gradient: None, a NumPy array, or a Tensor after ``backward(create_graph=True)``.
+        Intermediates keep theirs only after ``retain_grad()``."""
+        return self._grad if self._node is None else self._node.grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if self._node is None:
+            self._grad = value
+        else:
+            self._node.grad = value
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._node is not None or self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if self._node is not None:
+            raise GraphError(
+                f"requires_grad can only be changed on leaf tensors; this tensor was computed by "
+                f"{self._node.describe()}. Use .detach() to get a leaf with the same values."
+            )
+        if value:
+            _check_differentiable(self._data, f"Tensor{_named(self._name)}")
+        self._requires_grad = bool(value)
+
+    @property
+    def name(self) -> str | None:
+        """A label for checks and graphs; naming an intermediate lets the verifier find it."""
+        return self._name
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        if value is not None and not isinstance(value, str):
+            raise DTypeError(f"Tensor.name must be a string or None, got {type(value).__name__}")
+        self._name = value
+        if self._node is not None:
+            self._node.name = value
+        hook = modes.state.name_hook
+        if hook is not None and value is not None:
+            hook(self, value)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors with no recorded history (created by the user, or constants)."""
+        return self._node is None
+
+    @property
+    def node(self) -> Node | None:
+        """The tape record that produced this tensor, or None for a leaf."""
+        return self._node
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def size(self) -> int:
+        return self._data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def T(self) -> Tensor:
+        """All axes reversed, as ``ndarray.T``."""
+        return ops.transpose(self)
+
+    # -------------------------------------------------------------------------------- methods
+    def backward(self, grad: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (reverse mode).
+
+        ``grad`` is the seed (the vector of the vector-Jacobian product); it may be omitted for
+        a single-element tensor. ``retain_graph`` defaults to ``create_graph``; without it the
+        arrays saved for the backward pass are freed. ``create_graph=True`` records the
+        backward pass itself, so the gradients can be differentiated again.
+        """
+        from autograd_lite.engine import backward
+
+        backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+
+    def detach(self) -> Tensor:
+        """A leaf tensor sharing this array, with no history and no gradient."""
+        return _new_tensor(self._data, None)
+
+    def numpy(self) -> np.ndarray:
+        """The array itself (shared, not copied)."""
+        return self._data
+
+    def item(self) -> float | int | bool:
+        """The single value of a one-element tensor, as a Python number."""
+        if self._data.size != 1:
+            raise InputValueError(
+                f"item(): only one-element tensors convert to a Python number; this one has "
+                f"shape {self.shape}. Index it or reduce it (e.g. .sum()) first."
+            )
+        return self._data.item()
+
+    def retain_grad(self) -> None:
+        """Keep this intermediate's gradient in ``.grad`` after ``backward()``."""
+        if self._node is not None:
+            self._node.retains_grad = True
+        elif not self._requires_grad:
+            raise GraphError(
+                "retain_grad() on a tensor that does not require grad: it will never have a "
+                "gradient. Create it with requires_grad=True, or compute it from one that has."
+            )
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (sets ``.grad`` to None, as PyTorch's default)."""
+        self.grad = None
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.max(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return ops.reshape(self, shape=shape)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return ops.transpose(self, axes=axes or None)
+
+    def exp(self) -> Tensor:
+        return ops.exp(self)
+
+    def log(self) -> Tensor:
+        return ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return ops.abs(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.sigmoid(self)
+
+    def tanh(self) -> Tensor:
+        return ops.tanh(self)
+
+    def relu(self) -> Tensor:
+        return ops.relu(self)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return ops.softmax(self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return ops.log_softmax(self, axis=axis)
+
+    # ------------------------------------------------------------------------------ operators
+    def __add__(self, other: Any) -> Tensor:
+        return ops.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return ops.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return ops.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return ops.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return ops.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return ops.div(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return ops.matmul(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return ops.pow(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return ops.pow(other, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.getitem(self, index=ops.normalize_index(index))
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        raise GraphError(
+            "Tensors do not support item assignment: the tape records values, not mutations. "
+            "Build the new value from ops (e.g. with a mask and multiplication), or change "
+            "the array of a leaf outside the graph with t.data[...] = value."
+        )
+
+    # Comparisons give boolean constant tensors (masks); they have no gradient.
+    def __lt__(self, other: Any) -> Tensor:
+        return _new_tensor(np.asarray(self._data < raw(other)), None)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _new_tensor(np.asarray(self._data <= raw(other)), None)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _new_tensor(np.asarray(self._data > raw(other)), None)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _new_tensor(np.asarray(self._data >= raw(other)), None)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _new_tensor(np.asarray(self._data == raw(other)), None)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _new_tensor(np.asarray(self._data != raw(other)), None)
+
+    __hash__ = object.__hash__
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise InputValueError(
+                f"The truth value of a tensor with shape {self.shape} is ambiguous; use "
+                ".numpy().any() or .numpy().all()."
+            )
+        return bool(self._data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self._data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if dtype is not None and dtype != self._data.dtype:
+            return self._data.astype(dtype)
+        return self._data.copy() if copy else self._data
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._data, separator=", ", prefix="Tensor(")
+        extras = []
+        if self._node is not None:
+            extras.append(f"op='{self._node.op.name}'")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        if self._name is not None:
+            extras.append(f"name={self._name!r}")
+        if self._data.dtype != np.float64:
+            extras.append(f"dtype={self._data.dtype}")
+        return f"Tensor({body}{''.join(', ' + e for e in extras)})"
+
+
+def _named(name: str | None) -> str:
+    return f" '{name}'" if name else ""
+
+
+from autograd_lite import ops  # noqa: E402  (ops needs Tensor; Tensor's methods need ops)

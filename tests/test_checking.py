@@ -1,0 +1,130 @@
+"""gradcheck, numerical_grad and user-registered ops: the checker passes right rules and catches
+wrong ones at the right element."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from helpers import assert_matches_fd
+
+import autograd_lite as al
+
+rng = np.random.default_rng(2)
+
+
+def net_loss(X, W1, b1, W2, b2, labels):
+    h = al.sigmoid(X @ W1 + b1)
+    return al.softmax_cross_entropy(h @ W2 + b2, labels, reduction="sum")
+
+
+def net_inputs(n=20, dx=10, h=5, dy=10):
+    return [rng.standard_normal((n, dx)), rng.standard_normal((dx, h)), rng.standard_normal(h),
+            rng.standard_normal((h, dy)), rng.standard_normal(dy), rng.integers(0, dy, n)]
+
+
+def test_numerical_grad_matches_closed_form() -> None:
+    x = rng.standard_normal(5)
+    (g,) = al.numerical_grad(lambda t: (t ** 3).sum(), x, eps=1e-5)
+    np.testing.assert_allclose(g, 3 * x ** 2, rtol=1e-8)
+
+
+def test_gradcheck_passes_on_the_net_and_reports_settings() -> None:
+    report = al.gradcheck(lambda *a: net_loss(*a), *net_inputs())
+    assert report and report.passed
+    assert report.settings["eps"] == 1e-6 and report.settings["atol"] == 1e-5
+    assert len(report.inputs) == 5  # the integer labels are not checked
+    assert "passed" in str(report)
+
+
+def test_gradcheck_cs224n_convention() -> None:
+    report = al.gradcheck(lambda *a: net_loss(*a), *net_inputs(), convention="cs224n")
+    assert report.passed
+    assert report.settings["eps"] == 1e-4 and report.settings["threshold"] == 1e-5
+
+
+def _square_op(vjp):
+    return al.register_op("square_under_test", forward=lambda x: x * x, vjp=vjp)
+
+
+def test_custom_op_works_everywhere() -> None:
+    softplus = al.register_op("softplus_under_test", forward=lambda x: np.logaddexp(0.0, x),
+                              vjp=lambda g, out, x: (g * al.sigmoid(x),))
+    assert "softplus_under_test" in al.list_ops()
+    x0 = rng.standard_normal(4)
+    assert_matches_fd(lambda x: softplus(x) * 2, [x0])
+    assert al.gradcheck(lambda x: softplus(x).sum(), x0)
+    # second order: d²/dx² softplus = σ(x)(1 − σ(x))
+    x = al.Tensor(x0, requires_grad=True)
+    (g,) = al.grad(softplus(x).sum(), x, create_graph=True)
+    g.sum().backward()
+    s = 1 / (1 + np.exp(-x0))
+    np.testing.assert_allclose(x.grad, s * (1 - s), rtol=1e-12)
+
+
+def test_checker_catches_a_wrong_rule_at_the_right_element() -> None:
+    wrong = _square_op(lambda g, out, x: (3 * x * g,))  # should be 2·x·g
+    x0 = np.array([0.1, -0.2, 5.0, 0.3])
+    report = al.gradcheck(lambda x: wrong(x).sum(), x0)
+    assert not report
+    (check,) = report.failures
+    assert check.worst_index == (2,)  # the element with the largest error, 5.0
+    assert check.analytic == pytest.approx(15.0) and check.numeric == pytest.approx(10.0)
+    with pytest.raises(AssertionError, match="FAIL"):
+        al.gradcheck(lambda x: wrong(x).sum(), x0, raise_exception=True)
+
+
+def test_fast_mode_catches_a_wrong_rule_and_names_the_input() -> None:
+    wrong = _square_op(lambda g, out, x: (3 * x * g,))
+    a, b = rng.standard_normal(50), rng.standard_normal(50)
+    report = al.gradcheck(lambda a, b: (wrong(a) + b * b).sum(), a, b, fast_mode=True)
+    assert not report
+    assert [c.position for c in report.failures] == [0]
+    located = report.locate()
+    assert not located and located.failures[0].worst_index is not None
+
+
+def test_fast_mode_checks_200k_elements_quickly() -> None:
+    x0 = rng.standard_normal(200_704)
+    start = time.perf_counter()
+    report = al.gradcheck(lambda x: (al.tanh(x) * x).sum(), x0, fast_mode=True)
+    assert report.passed
+    assert time.perf_counter() - start < 30  # a sanity bound only; speed is measured in bench/
+
+
+def test_sampling_losses_see_the_same_draws() -> None:
+    U = rng.standard_normal((10, 3))
+
+    def loss(v, rng):
+        rows = rng.integers(0, 10, size=4)
+        return al.log(al.sigmoid(al.Tensor(U[rows]) @ v)).sum()
+
+    assert al.gradcheck(loss, rng.standard_normal(3), seed=7)
+    (g,) = al.numerical_grad(loss, np.ones(3), seed=7)
+    assert np.all(np.isfinite(g))
+
+
+def test_float32_warns_and_uses_derived_tolerances() -> None:
+    x = rng.standard_normal(6).astype(np.float32)
+    with pytest.warns(al.GradcheckWarning, match="float32"):
+        report = al.gradcheck(lambda t: (al.tanh(t) * t).sum(), x)
+    assert report.passed
+    expected = al.checking.derived_settings(np.float32)
+    assert report.settings["eps"] == pytest.approx(expected["eps"])
+    assert report.settings["atol"] == pytest.approx(expected["atol"])
+
+
+def test_non_scalar_output_is_checked_through_a_random_cotangent() -> None:
+    assert al.gradcheck(lambda x: al.softmax(x), rng.standard_normal((3, 4)))
+    wrong = _square_op(lambda g, out, x: (g * x,))
+    assert not al.gradcheck(lambda x: wrong(x), rng.standard_normal((3, 4)))
+
+
+def test_register_op_refuses_builtin_names_and_bad_vjps() -> None:
+    with pytest.raises(al.RegistryError, match="built-in"):
+        al.register_op("add", np.add, lambda g, out, x, y: (g, g))
+    bad = al.register_op("bad_vjp_under_test", lambda x: x * 2, lambda g, out, x: g * 2)
+    x = al.Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(al.RegistryError, match="one gradient per input"):
+        bad(x).sum().backward()
