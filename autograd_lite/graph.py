@@ -12,7 +12,9 @@ HTML-like labels, so no name can break or inject into the DOT.
 from __future__ import annotations
 
 import html
+import inspect
 import shutil
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -78,6 +80,19 @@ def _gradient_line(grad: Any) -> str | None:
     return f"∇ {array.shape} ‖∇‖ = {float(np.linalg.norm(array)):.6g}"
 
 
+def _settings(node: Node) -> dict[str, Any]:
+    """The attributes an op was called with, over its forward's keyword defaults."""
+    forward = node.op.forward
+    try:  # a ufunc's keywords (out, where, casting, ...) are not the op's settings
+        parameters = [] if isinstance(forward, np.ufunc) else \
+            inspect.signature(forward).parameters.values()
+    except (TypeError, ValueError):
+        parameters = []
+    defaults = {p.name: p.default for p in parameters
+                if p.default is not p.empty and p.kind is not p.VAR_KEYWORD}
+    return {**defaults, **node.attrs}
+
+
 def _attrs_text(attrs: Mapping[str, Any]) -> str:
     parts = []
     for key, value in attrs.items():
@@ -87,6 +102,16 @@ def _attrs_text(attrs: Mapping[str, Any]) -> str:
             value = tuple(f"array{v.shape}" if isinstance(v, np.ndarray) else v for v in value)
         parts.append(f"{key}={value}")
     return ", ".join(parts)
+
+
+def _reason_lines(reason: str | None, width: int = 48, most: int = 4) -> list[str]:
+    """A highlight's reason, wrapped into a few red lines (the whole of it is the tooltip)."""
+    if not reason:
+        return []
+    lines = textwrap.wrap(reason, width)
+    if len(lines) > most:
+        lines = [*lines[:most - 1], lines[most - 1] + " …"]
+    return [f'<FONT COLOR="#c92a2a">{text(line)}</FONT>' for line in lines]
 
 
 def _constant_text(value: Any) -> str:
@@ -129,8 +154,7 @@ class _Builder:
         grad_line = _gradient_line(tensor.grad)
         if grad_line:
             lines.append(text(grad_line))
-        if reason:
-            lines.append(f'<FONT COLOR="#c92a2a">{text(reason[:160])}</FONT>')
+        lines += _reason_lines(reason)
         vid = self._new_id("t")
         self.vertices.append((vid, _label(lines, text(reason) if reason else None), style))
         self.ids[key] = vid
@@ -150,11 +174,10 @@ class _Builder:
         grad_line = _gradient_line(node.grad)
         if grad_line:
             lines.append(text(grad_line))
-        if reason:
-            lines.append(f'<FONT COLOR="#c92a2a">{text(reason[:160])}</FONT>')
+        lines += _reason_lines(reason)
         out_id = self._new_id("t")
         self.vertices.append((out_id, _label(lines, text(reason) if reason else None), style))
-        attrs = _attrs_text(node.attrs)
+        attrs = _attrs_text(_settings(node))
         op_lines = [text(node.op.name)] + ([text(attrs)] if attrs else [])
         op_id = self._new_id("op")
         self.vertices.append((op_id, _label(op_lines), dict(STYLES["op"])))

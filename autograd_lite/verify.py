@@ -135,6 +135,7 @@ class DerivationReport:
 
     name: str
     file: str | None
+    source: str | None = None
     checks: list[Check] = field(default_factory=list)
     tolerances: dict[str, float] = field(default_factory=dict)
     first_wrong_step: str | None = None
@@ -238,7 +239,7 @@ class _Evaluator:
         def record(tensor: Tensor, name: str) -> None:
             named.setdefault(name, []).append(tensor)
 
-        tensors = {k: Tensor(v.copy(), requires_grad=v.dtype.kind == "f")
+        tensors = {k: Tensor(v.copy(), requires_grad=v.dtype.kind == "f", name=k)
                    for k, v in self.arrays.items()}
         with retain_grads(), name_hook(record):
             loss = self._loss(tensors)
@@ -280,7 +281,7 @@ def tolerances_for(dtype: np.dtype, loss_value: float) -> dict[str, float]:
 
 def verify(derivation: Derivation) -> DerivationReport:
     """Verify every gradient, step and claim of ``derivation`` three ways."""
-    report = DerivationReport(derivation.name, derivation.file)
+    report = DerivationReport(derivation.name, derivation.file, derivation.source)
     try:
         _verify_into(derivation, report)
     except DerivationError as exc:
