@@ -138,8 +138,18 @@ def _extremum_grad(g: Any, out: Any, x: Any, axis: Any = None, keepdims: bool = 
     return _keep_reduced(g, x.ndim, axis, keepdims) * share
 
 
+def _mean(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    """The arithmetic mean; refused over zero elements (it would be NaN)."""
+    axes = _axes(axis, np.ndim(x))
+    if any(np.shape(x)[a] == 0 for a in axes):
+        raise InputValueError(f"mean: the mean over axis {axis} of an array of shape "
+                              f"{np.shape(x)} averages zero elements and is undefined; check "
+                              "for an empty batch, or use sum")
+    return np.mean(x, axis=None if axis is None else axes, keepdims=keepdims)
+
+
 sum = _op("sum", _reduce(np.sum), _sum_grad)
-mean = _op("mean", _reduce(np.mean), _mean_grad)
+mean = _op("mean", _mean, _mean_grad)
 max = _op("max", _reduce(np.max), _extremum_grad)
 min = _op("min", _reduce(np.min), _extremum_grad)
 
@@ -168,7 +178,7 @@ transpose = _op("transpose", lambda x, axes=None: np.transpose(x, axes),
 broadcast_to = _op("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
                    lambda g, out, x, shape: g,  # the engine sums the copies back
                    explain=lambda x, shape: ShapeError(
-                       f"broadcast_to: shape {np.shape(x)} cannot be broadcast to {shape}"))
+                       f"shape {np.shape(x)} cannot be broadcast to {shape}"))
 
 
 def normalize_index(index: Any) -> Any:
@@ -271,17 +281,17 @@ def _matmul_grad_b(g: Any, out: Any, a: Any, b: Any) -> Any:
 def _matmul_failure(a: Any, b: Any) -> ShapeError | None:
     sa, sb = np.shape(a), np.shape(b)
     if len(sa) == 0 or len(sb) == 0:
-        return ShapeError(f"matmul: shapes {sa} @ {sb}: matmul needs arrays with at least one "
+        return ShapeError(f"shapes {sa} @ {sb}: matmul needs arrays with at least one "
                           "axis; multiply by a scalar with * instead.")
     inner_a, inner_b = sa[-1], sb[-2] if len(sb) > 1 else sb[0]
     if inner_a != inner_b:
         hint = (" Did you mean to transpose an operand (e.g. x @ W.T)?"
                 if inner_a in (sb[-1], sb[0]) or inner_b == (sa[-2] if len(sa) > 1 else None)
                 else "")
-        return ShapeError(f"matmul: inner dimensions differ in {sa} @ {sb}: {inner_a} != "
+        return ShapeError(f"inner dimensions differ in {sa} @ {sb}: {inner_a} != "
                           f"{inner_b}. The last axis of the left operand must match the "
                           f"second-to-last axis of the right one.{hint}")
-    return ShapeError(f"matmul: the batch axes of {sa} and {sb} do not broadcast "
+    return ShapeError(f"the batch axes of {sa} and {sb} do not broadcast "
                       f"({sa[:-2]} vs {sb[:-2]}).")
 
 
@@ -372,6 +382,9 @@ def _softmax_cross_entropy(logits: np.ndarray, target: Any, axis: int = -1,
     else:
         losses = -np.sum(target * (shifted - log_total), axis=axis)
     if reduction == "mean":
+        if losses.size == 0:
+            raise InputValueError("softmax_cross_entropy: reduction='mean' over zero rows is "
+                                  "undefined; check for an empty batch or use reduction='sum'")
         return np.mean(losses), probs
     if reduction == "sum":
         return np.sum(losses), probs

@@ -196,8 +196,8 @@ def explain_failure(op: Op, arrays: Sequence[Any], attrs: dict[str, Any],
     """Turn a NumPy error inside a forward into one that names the op, its inputs and a fix."""
     if op.explain is not None:
         specific = op.explain(*arrays, **attrs)
-        if specific is not None:
-            return specific
+        if specific is not None:  # the op's own explanation, under its name
+            return type(specific)(f"{op.name}: {specific}")
     inputs = "; ".join(describe_operand(a) for a in arrays)
     shown = {k: v for k, v in attrs.items() if k != "index"}
     settings = f" with {shown}" if shown else ""

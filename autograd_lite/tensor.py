@@ -90,8 +90,8 @@ class Node:
     ``free()`` drops them after the backward pass while the structure stays for drawing.
     """
 
-    __slots__ = ("arrays", "attrs", "dtype", "epoch", "grad", "mutated_at", "name", "op", "origin",
-                 "out", "parents", "residual", "retains_grad", "shape")
+    __slots__ = ("__weakref__", "arrays", "attrs", "dtype", "epoch", "grad", "mutated_at", "name",
+                 "op", "origin", "out", "parents", "residual", "retains_grad", "shape")
 
     def __init__(self, op: Op, attrs: dict[str, Any], parents: tuple[Any, ...],
                  arrays: tuple[Any, ...], out: np.ndarray, residual: Any) -> None:

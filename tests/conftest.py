@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, settings
 sys.path.insert(0, os.path.dirname(__file__))
 
 settings.register_profile(
-    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+    "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow],
     derandomize=True,
 )
 settings.register_profile(

@@ -50,7 +50,7 @@ def test_svg_matches_the_recorded_graph(tmp_path) -> None:
         assert expected in text
     assert f"{np.linalg.norm(W1.grad):.6g}" in text  # W1's gradient norm
     assert f"{np.linalg.norm(h.grad):.6g}" in text  # a retained intermediate's gradient norm
-    assert f"∇ = 1" in text  # the scalar output shows its gradient's value
+    assert "∇ = 1" in text  # the scalar output shows its gradient's value
 
 
 def test_highlighted_nodes_are_red_with_their_reason(tmp_path) -> None:

@@ -1,6 +1,5 @@
 import numpy as np
 
-import autograd_lite as al
 from autograd_lite.verify import Derivation
 
 RIGHT = Derivation(
