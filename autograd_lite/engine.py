@@ -8,12 +8,13 @@ by one shared helper (:func:`fit_gradient`, which undoes broadcasting).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
 
-from autograd_lite.errors import GraphError, InplaceModificationError, ShapeError
-from autograd_lite.modes import set_grad_enabled, state
+from autograd_lite.errors import GraphError, InplaceModificationError, RegistryError, ShapeError
+from autograd_lite.modes import state
 from autograd_lite.registry import check_finite
 from autograd_lite.tensor import MUTATION_CLOCK, Node, Tensor, _new_tensor, to_array
 
@@ -45,8 +46,6 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     If ``x`` of shape ``shape`` was broadcast to ``grad.shape`` in the forward pass, each of its
     elements was used once per copy, so its gradient is the sum over the copies.
     """
-    from autograd_lite import ops
-
     lead = grad.ndim - len(shape)
     if lead < 0 or any(n not in (1, m) for n, m in zip(shape, grad.shape[lead:])):
         raise ShapeError(f"a gradient of shape {grad.shape} cannot belong to an input of shape "
@@ -55,8 +54,8 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
     )
     if axes:
-        grad = ops.sum(grad, axis=axes)
-    return ops.reshape(grad, shape=shape) if grad.shape != shape else grad
+        grad = grad.sum(axis=axes)  # ndarray.sum or Tensor.sum: the same rule for both
+    return grad.reshape(shape) if grad.shape != shape else grad
 
 
 def fit_gradient(grad: Any, shape: tuple[int, ...], dtype: np.dtype, node: Node,
@@ -112,26 +111,37 @@ def _check_not_mutated(node: Node) -> None:
 def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: bool,
          capture: dict[Any, Any] | None) -> None:
     """Backpropagate the seeds of ``roots``. With ``capture`` (keys: nodes and leaf tensors),
-    store the gradients reaching those keys there instead of accumulating into ``.grad``."""
-    pending: dict[Any, Any] = {}
-    starts: list[Node] = []
+    store the gradients reaching those keys there instead of accumulating into ``.grad``.
+
+    Nodes are processed in decreasing creation order (``Node.seq``), from a heap of the nodes
+    a gradient has reached: every consumer of a node was created after it, so by the time a
+    node is popped all of its gradient has arrived. This sorts the graph while walking it,
+    iteratively, and visits only what the roots depend on.
+    """
+    pending: dict[Node, Any] = {}
+    leaves: dict[Tensor, Any] = {}
+    heap: list[tuple[int, Node]] = []
     for tensor, seed in roots:
-        target = tensor._node if tensor._node is not None else tensor
-        pending[target] = _add(pending.get(target), seed)
-        if type(target) is Node:
-            starts.append(target)
+        node = tensor._node
+        if node is None:
+            leaves[tensor] = _add(leaves.get(tensor), seed)
+        elif node in pending:
+            pending[node] = pending[node] + seed
+        else:
+            pending[node] = seed
+            heappush(heap, (-node.seq, node))
     stored: set[int] = {id(seed) for _, seed in roots}
-    with set_grad_enabled(create_graph):
-        for node in topological_order(starts):
-            grad = pending.pop(node, None)
-            if grad is None:
-                continue
+    saved_mode, anomaly = state.grad_enabled, state.anomaly
+    state.grad_enabled = create_graph
+    try:
+        while heap:
+            node = heappop(heap)[1]
+            grad = pending.pop(node)
             if capture is not None:
                 if node in capture:
                     capture[node] = grad
             elif node.retains_grad:
-                own = grad if create_graph else _owned(grad, stored)
-                node.grad = _add(node.grad, own)
+                node.grad = _add(node.grad, grad if create_graph else _owned(grad, stored))
             if node.arrays is None:
                 raise GraphError(
                     f"backward through {node.describe()} a second time: its saved arrays were "
@@ -140,30 +150,57 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
                 )
             if MUTATION_CLOCK[0] > node.epoch:  # something changed in place since the forward
                 _check_not_mutated(node)
-            parents = node.parents
-            wanted = [type(p) is Node or (type(p) is Tensor and p._requires_grad)
-                      for p in parents]
+            op, parents, attrs = node.op, node.parents, node.attrs
             if create_graph:
                 args = tuple(_new_tensor(a, p) if type(p) is Node else p if type(p) is Tensor
                              else a for a, p in zip(node.arrays, parents))
                 out = _new_tensor(node.out, node)
-                residual = None
+                if op.residual:
+                    attrs = {**attrs, "residual": None}
             else:
-                args, out, residual = node.arrays, node.out, node.residual
-            grads = node.op.input_gradients(grad, out, args, node.attrs, wanted, residual)
-            for position, (parent, g) in enumerate(zip(parents, grads)):
+                args, out = node.arrays, node.out
+                if op.residual:
+                    attrs = {**attrs, "residual": node.residual}
+            vjps = op.vjps
+            joint = None if vjps is not None else _joint_gradients(node, grad, out, args, attrs)
+            for position, parent in enumerate(parents):
+                kind = type(parent)
+                if kind is not Node and (kind is not Tensor or not parent._requires_grad):
+                    continue
+                if joint is not None:
+                    g = joint[position]
+                else:
+                    try:
+                        vjp = vjps[position]  # type: ignore[index]
+                    except IndexError:
+                        raise RegistryError(
+                            f"op '{op.name}' has {len(vjps)} VJP functions for "  # type: ignore[arg-type]
+                            f"{len(parents)} inputs") from None
+                    g = None if vjp is None else (vjp(grad, out, *args, **attrs) if attrs
+                                                  else vjp(grad, out, *args))
                 if g is None:
                     continue
-                if not create_graph and type(g) is Tensor:
+                if type(g) is Tensor and not create_graph:
                     g = g._data
-                g = fit_gradient(g, parent.shape, parent.dtype, node, position)
-                if state.anomaly:
+                target = parent if kind is Node else parent._data
+                if g.shape != target.shape or g.dtype != target.dtype:
+                    g = fit_gradient(g, target.shape, target.dtype, node, position)
+                if anomaly:
                     check_finite(g, f"backward of {node.describe()} (gradient of input "
                                     f"{position})")
-                pending[parent] = _add(pending.get(parent), g)
-            if not retain_graph:
-                node.free()
-    for leaf, grad in pending.items():
+                if kind is Node:
+                    if parent in pending:
+                        pending[parent] = pending[parent] + g
+                    else:
+                        pending[parent] = g
+                        heappush(heap, (-parent.seq, parent))
+                else:
+                    leaves[parent] = _add(leaves.get(parent), g)
+            if not retain_graph:  # free the saved arrays (Node.free, inlined)
+                node.arrays = node.out = node.residual = None
+    finally:
+        state.grad_enabled = saved_mode
+    for leaf, grad in leaves.items():
         if capture is not None:
             if leaf in capture:
                 capture[leaf] = grad
@@ -171,6 +208,19 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
         if not create_graph and type(grad) is not Tensor:
             grad = _owned(grad, stored)
         leaf._grad = _add(leaf._grad, grad)
+
+
+def _joint_gradients(node: Node, grad: Any, out: Any, args: tuple[Any, ...],
+                     attrs: Any) -> Sequence[Any]:
+    """Call an op's single VJP function and check it returned one gradient per input."""
+    grads = node.op.vjp(grad, out, *args, **attrs)  # type: ignore[misc]
+    if not isinstance(grads, (tuple, list)) or len(grads) != len(args):
+        got = len(grads) if isinstance(grads, (tuple, list)) else type(grads).__name__
+        raise RegistryError(
+            f"the VJP of op '{node.op.name}' must return a tuple with one gradient per input "
+            f"({len(args)}), got {got}. Write `return (grad_x,)` for a single input."
+        )
+    return grads
 
 
 def _seed(tensor: Tensor, grad: Any, create_graph: bool) -> Any:

@@ -46,24 +46,20 @@ def _keep_reduced(g: Any, ndim: int, axis: Any, keepdims: bool) -> Any:
     shape = list(g.shape)
     for a in reduced:
         shape.insert(a, 1)
-    return reshape(g, shape=tuple(shape))
-
-
-def _swap_last(a: Any) -> Any:
-    """The matrix transpose of the last two axes."""
-    order = tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2)
-    return transpose(a, axes=order)
+    return g.reshape(tuple(shape))
 
 
 def _inverse_permutation(axes: Any, ndim: int) -> Any:
     return None if axes is None else tuple(np.argsort([a % ndim for a in axes]))
 
 
-def _reduce(fn: Any) -> Any:
+def _reduce(ufunc: np.ufunc, doc: str) -> Any:
+    """A reduction's forward: ``ufunc.reduce`` over ``axis`` (None: all axes)."""
     def forward(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
-        return fn(x, axis=None if axis is None else _axes(axis, np.ndim(x)), keepdims=keepdims)
+        return ufunc.reduce(x, axis=None if axis is None else _axes(axis, np.ndim(x)),
+                            keepdims=keepdims)
 
-    forward.__doc__ = fn.__doc__
+    forward.__doc__ = doc
     return forward
 
 
@@ -98,9 +94,18 @@ pow = _elementwise("pow", np.power,
 
 # ----------------------------------------------------------------------- element-wise maps
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """σ(x) = 1 / (1 + e^(−x)), exact in both tails (e^(−x) overflowing to inf gives 0)."""
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-x))
+    """σ(x) = 1 / (1 + e^(−x)), computed in place. Where some x < −700 (e^(−x) near overflow)
+    the equivalent e^(−|x|) / (1 + e^(−|x|)) for x < 0 is used: exact in both tails."""
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    if x.size and x.min() < -700.0:
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1.0, e) / (1.0 + e)
+    out = np.negative(x, out=np.empty_like(x))
+    np.exp(out, out=out)
+    out += 1.0
+    return np.reciprocal(out, out=out)
 
 
 exp = _op("exp", np.exp, lambda g, out, x: g * out)
@@ -145,13 +150,14 @@ def _mean(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray
         raise InputValueError(f"mean: the mean over axis {axis} of an array of shape "
                               f"{np.shape(x)} averages zero elements and is undefined; check "
                               "for an empty batch, or use sum")
-    return np.mean(x, axis=None if axis is None else axes, keepdims=keepdims)
+    count = int(np.prod([np.shape(x)[a] for a in axes]))
+    return np.add.reduce(x, axis=axes, keepdims=keepdims) / count
 
 
-sum = _op("sum", _reduce(np.sum), _sum_grad)
+sum = _op("sum", _reduce(np.add, "Σ x over axis."), _sum_grad)
 mean = _op("mean", _mean, _mean_grad)
-max = _op("max", _reduce(np.max), _extremum_grad)
-min = _op("min", _reduce(np.min), _extremum_grad)
+max = _op("max", _reduce(np.maximum, "The largest element along axis."), _extremum_grad)
+min = _op("min", _reduce(np.minimum, "The smallest element along axis."), _extremum_grad)
 
 
 def _logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
@@ -171,7 +177,7 @@ logsumexp = _op("logsumexp", _logsumexp,
 
 # -------------------------------------------------------------------------- shape changes
 reshape = _op("reshape", lambda x, shape: np.reshape(x, shape),
-              lambda g, out, x, shape: reshape(g, shape=x.shape))
+              lambda g, out, x, shape: g.reshape(x.shape))
 transpose = _op("transpose", lambda x, axes=None: np.transpose(x, axes),
                 lambda g, out, x, axes=None:
                     transpose(g, axes=_inverse_permutation(axes, x.ndim)))
@@ -256,26 +262,26 @@ def _as_matrices(g: Any, a: Any, b: Any) -> tuple[Any, Any, Any]:
     """Promote 1-D operands to matrices as np.matmul does ((k,) -> (1,k) or (k,1)), and the
     output gradient with them."""
     if a.ndim == 1:
-        a = reshape(a, shape=(1, a.shape[0]))
-        g = reshape(g, shape=(*g.shape[:-1], 1, *g.shape[-1:]))
+        a = a.reshape((1, a.shape[0]))
+        g = g.reshape((*g.shape[:-1], 1, *g.shape[-1:]))
     if b.ndim == 1:
-        b = reshape(b, shape=(b.shape[0], 1))
-        g = reshape(g, shape=(*g.shape, 1))
+        b = b.reshape((b.shape[0], 1))
+        g = g.reshape((*g.shape, 1))
     return g, a, b
 
 
 def _matmul_grad_a(g: Any, out: Any, a: Any, b: Any) -> Any:
     """dA = G Bᵀ (batch axes are summed back by the engine)."""
     g2, _, b2 = _as_matrices(g, a, b)
-    grad = matmul(g2, _swap_last(b2))
-    return reshape(grad, shape=(*grad.shape[:-2], a.shape[0])) if a.ndim == 1 else grad
+    grad = g2 @ b2.mT
+    return grad.reshape((*grad.shape[:-2], a.shape[0])) if a.ndim == 1 else grad
 
 
 def _matmul_grad_b(g: Any, out: Any, a: Any, b: Any) -> Any:
     """dB = Aᵀ G."""
     g2, a2, _ = _as_matrices(g, a, b)
-    grad = matmul(_swap_last(a2), g2)
-    return reshape(grad, shape=(*grad.shape[:-2], b.shape[0])) if b.ndim == 1 else grad
+    grad = a2.mT @ g2
+    return grad.reshape((*grad.shape[:-2], b.shape[0])) if b.ndim == 1 else grad
 
 
 def _matmul_failure(a: Any, b: Any) -> ShapeError | None:
@@ -358,6 +364,15 @@ def _class_targets(logits: np.ndarray, target: np.ndarray, axis: int) -> bool:
 _REDUCTIONS = ("mean", "sum", "none")
 
 
+def _class_positions(rows_shape: tuple[int, ...], target: np.ndarray, axis: int) -> tuple:
+    """The fancy index of every row's target class: ``logits[index]`` picks them."""
+    if len(rows_shape) == 1:
+        rows = np.arange(rows_shape[0])
+        return (rows, target) if axis == 1 else (target, rows)
+    grids = np.indices(rows_shape, sparse=True)
+    return (*grids[:axis], target, *grids[axis:])
+
+
 def _softmax_cross_entropy(logits: np.ndarray, target: Any, axis: int = -1,
                            reduction: str = "mean") -> tuple[np.ndarray, np.ndarray]:
     """CE = −Σ_i y_i log softmax(x)_i per row, reduced by mean, sum or none; also returns
@@ -371,30 +386,31 @@ def _softmax_cross_entropy(logits: np.ndarray, target: Any, axis: int = -1,
     axis = axis % logits.ndim
     target = np.asarray(target)
     indices = _class_targets(logits, target, axis)
-    shifted = logits - np.max(logits, axis=axis, keepdims=True)
+    shifted = logits - np.maximum.reduce(logits, axis=axis, keepdims=True)
     e = np.exp(shifted)
-    total = np.sum(e, axis=axis, keepdims=True)
+    total = np.add.reduce(e, axis=axis, keepdims=True)
     probs = e / total
     log_total = np.log(total)
     if indices:
-        picked = np.take_along_axis(shifted, np.expand_dims(target, axis), axis)
-        losses = np.squeeze(log_total - picked, axis=axis)
+        rows_shape = logits.shape[:axis] + logits.shape[axis + 1:]
+        picked = shifted[_class_positions(rows_shape, target, axis)]
+        losses = np.squeeze(log_total, axis=axis) - picked
     else:
-        losses = -np.sum(target * (shifted - log_total), axis=axis)
+        losses = -np.add.reduce(target * (shifted - log_total), axis=axis)
     if reduction == "mean":
         if losses.size == 0:
             raise InputValueError("softmax_cross_entropy: reduction='mean' over zero rows is "
                                   "undefined; check for an empty batch or use reduction='sum'")
-        return np.mean(losses), probs
+        return np.add.reduce(losses, axis=None) / losses.size, probs
     if reduction == "sum":
-        return np.sum(losses), probs
+        return np.add.reduce(losses, axis=None), probs
     return losses, probs
 
 
 def _per_row(g: Any, logits: Any, axis: int, reduction: str) -> Any:
     """The output gradient as a factor per row of the logits (keeping the class axis)."""
     if reduction == "none":
-        return reshape(g, shape=(*g.shape[:axis], 1, *g.shape[axis:]))
+        return g.reshape((*g.shape[:axis], 1, *g.shape[axis:]))
     if reduction == "mean":
         return g / (logits.size // logits.shape[axis])
     return g
@@ -403,13 +419,13 @@ def _per_row(g: Any, logits: Any, axis: int, reduction: str) -> Any:
 def _probs_minus_target(probs: Any, target: np.ndarray, axis: int) -> Any:
     """softmax(x)·Σy − y: the gradient of −Σ y log softmax(x) per unit of output gradient."""
     if target.shape != probs.shape:  # class indices: y is one-hot
+        positions = _class_positions(target.shape, target, axis)
         if isinstance(probs, np.ndarray):  # a first-order backward: subtract 1 in place
             delta = probs.copy()
-            where = np.expand_dims(target, axis)
-            np.put_along_axis(delta, where, np.take_along_axis(delta, where, axis) - 1, axis)
+            delta[positions] -= 1
             return delta
         one_hot = np.zeros(probs.shape, dtype=probs.dtype)
-        np.put_along_axis(one_hot, np.expand_dims(target, axis), 1, axis)
+        one_hot[positions] = 1
         return probs - one_hot
     return probs * target.sum(axis=axis, keepdims=True) - target
 

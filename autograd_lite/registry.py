@@ -79,27 +79,6 @@ class Op:
     def __repr__(self) -> str:
         return f"<op {self.name}>"
 
-    def input_gradients(self, g: Any, out: Any, args: tuple[Any, ...], attrs: dict[str, Any],
-                        wanted: Sequence[bool], residual: Any) -> list[Any]:
-        """The VJP: one gradient per input where ``wanted`` (None elsewhere)."""
-        if residual is not None or self.residual:
-            attrs = {**attrs, "residual": residual}
-        if self.vjps is not None:
-            if len(self.vjps) < len(args):
-                raise RegistryError(
-                    f"op '{self.name}' has {len(self.vjps)} VJP functions for {len(args)} inputs"
-                )
-            return [vjp(g, out, *args, **attrs) if want and vjp is not None else None
-                    for vjp, want in zip(self.vjps, wanted)]
-        grads = self.vjp(g, out, *args, **attrs)  # type: ignore[misc]
-        if not isinstance(grads, (tuple, list)) or len(grads) != len(args):
-            got = len(grads) if isinstance(grads, (tuple, list)) else type(grads).__name__
-            raise RegistryError(
-                f"the VJP of op '{self.name}' must return a tuple with one gradient per input "
-                f"({len(args)}), got {got}. Write `return (grad_x,)` for a single input."
-            )
-        return [g_i if want else None for g_i, want in zip(grads, wanted)]
-
 
 def register_op(name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP | None], *,
                 residual: bool = False, doc: str | None = None,
@@ -158,7 +137,7 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
             arrays.append(arg)
             parents.append(arg)
     try:
-        out = op.forward(*arrays, **attrs)
+        out = op.forward(*arrays, **attrs) if attrs else op.forward(*arrays)
     except AutogradLiteError:
         raise
     except (ValueError, TypeError, IndexError) as exc:

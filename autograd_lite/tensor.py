@@ -10,8 +10,10 @@ needs it.
 
 from __future__ import annotations
 
+import itertools
 import numbers
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 # ticks it; a node remembers the tick it was created at, and the backward pass refuses a node
 # whose saved input changed after that tick (PyTorch's version counter, in one integer).
 MUTATION_CLOCK = [0]
+SEQUENCE = itertools.count()
 
 _KIND_NAMES = {"c": "complex", "O": "object", "U": "string", "S": "bytes", "V": "structured",
                "M": "datetime", "m": "timedelta"}
@@ -90,10 +93,17 @@ class Node:
     ``free()`` drops them after the backward pass while the structure stays for drawing.
     """
 
-    __slots__ = ("__weakref__", "arrays", "attrs", "dtype", "epoch", "grad", "mutated_at", "name",
-                 "op", "origin", "out", "parents", "residual", "retains_grad", "shape")
+    # Every node sets the slots; the fields below them are rarely set, so they live in the
+    # class as defaults and a node gets an instance dict only when one is set.
+    __slots__ = ("__dict__", "__weakref__", "arrays", "attrs", "dtype", "epoch", "op", "out",
+                 "parents", "residual", "seq", "shape")
+    name: str | None = None
+    grad: Any = None  # kept for retain_grad() and drawing
+    retains_grad = False
+    mutated_at = 0  # the mutation clock's tick when its value was changed in place
+    origin: str | None = None  # where user code created it, under detect_anomaly()
 
-    def __init__(self, op: Op, attrs: dict[str, Any], parents: tuple[Any, ...],
+    def __init__(self, op: Op, attrs: Mapping[str, Any], parents: tuple[Any, ...],
                  arrays: tuple[Any, ...], out: np.ndarray, residual: Any) -> None:
         self.op = op
         self.attrs = attrs
@@ -103,12 +113,10 @@ class Node:
         self.residual = residual
         self.shape = out.shape
         self.dtype = out.dtype
-        self.name: str | None = None
-        self.grad: Any = None
-        self.retains_grad = modes.state.retain_all_grads
         self.epoch = MUTATION_CLOCK[0]
-        self.mutated_at = 0
-        self.origin: str | None = None  # where user code created it, under detect_anomaly()
+        self.seq = next(SEQUENCE)  # creation order: every consumer has a larger seq
+        if modes.state.retain_all_grads:
+            self.retains_grad = True
 
     @property
     def freed(self) -> bool:
@@ -269,6 +277,14 @@ class Tensor:
         """All axes reversed, as ``ndarray.T``."""
         return ops.transpose(self)
 
+    @property
+    def mT(self) -> Tensor:
+        """The matrix transpose of the last two axes, as ``ndarray.mT``."""
+        if self.ndim < 2:
+            raise InputValueError(f"mT needs at least two axes, got shape {self.shape}")
+        order = (*range(self.ndim - 2), self.ndim - 1, self.ndim - 2)
+        return ops.transpose(self, axes=order)
+
     # -------------------------------------------------------------------------------- methods
     def backward(self, grad: Any = None, retain_graph: bool | None = None,
                  create_graph: bool = False) -> None:
@@ -361,44 +377,45 @@ class Tensor:
         return ops.log_softmax(self, axis=axis)
 
     # ------------------------------------------------------------------------------ operators
+    # (they call the registry's apply() directly: one Python call less than ops.add(...))
     def __add__(self, other: Any) -> Tensor:
-        return ops.add(self, other)
+        return apply(ops.add, (self, other), NO_SETTINGS)
 
     def __radd__(self, other: Any) -> Tensor:
-        return ops.add(other, self)
+        return apply(ops.add, (other, self), NO_SETTINGS)
 
     def __sub__(self, other: Any) -> Tensor:
-        return ops.sub(self, other)
+        return apply(ops.sub, (self, other), NO_SETTINGS)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return ops.sub(other, self)
+        return apply(ops.sub, (other, self), NO_SETTINGS)
 
     def __mul__(self, other: Any) -> Tensor:
-        return ops.mul(self, other)
+        return apply(ops.mul, (self, other), NO_SETTINGS)
 
     def __rmul__(self, other: Any) -> Tensor:
-        return ops.mul(other, self)
+        return apply(ops.mul, (other, self), NO_SETTINGS)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return ops.div(self, other)
+        return apply(ops.div, (self, other), NO_SETTINGS)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return ops.div(other, self)
+        return apply(ops.div, (other, self), NO_SETTINGS)
 
     def __matmul__(self, other: Any) -> Tensor:
-        return ops.matmul(self, other)
+        return apply(ops.matmul, (self, other), NO_SETTINGS)
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return ops.matmul(other, self)
+        return apply(ops.matmul, (other, self), NO_SETTINGS)
 
     def __pow__(self, other: Any) -> Tensor:
-        return ops.pow(self, other)
+        return apply(ops.pow, (self, other), NO_SETTINGS)
 
     def __rpow__(self, other: Any) -> Tensor:
-        return ops.pow(other, self)
+        return apply(ops.pow, (other, self), NO_SETTINGS)
 
     def __neg__(self) -> Tensor:
-        return ops.neg(self)
+        return apply(ops.neg, (self,), NO_SETTINGS)
 
     def __pos__(self) -> Tensor:
         return self
@@ -480,4 +497,7 @@ def _named(name: str | None) -> str:
     return f" '{name}'" if name else ""
 
 
+NO_SETTINGS: Mapping[str, Any] = MappingProxyType({})
+
 from autograd_lite import ops  # noqa: E402  (ops needs Tensor; Tensor's methods need ops)
+from autograd_lite.registry import apply  # noqa: E402

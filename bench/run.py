@@ -1,0 +1,437 @@
+"""autograd_lite's benchmarks, each a ratio to hand-written NumPy measured in the same run.
+
+    python bench/run.py            # everything (about two minutes on 2 cores)
+    python bench/run.py --quick    # fewer samples
+    python bench/run.py --markdown bench/RESULTS.md
+
+Timings alternate the two contenders (A B A B ...) after a warm-up, so a drifting machine affects
+both alike, and report medians. PyTorch, HIPS autograd and JAX join as extra columns where they
+are installed (pip install -e ".[bench]"); they are never required.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import autograd_lite as al  # noqa: E402
+
+SIZES = {"tiny": (20, 10, 5, 10), "mid": (256, 784, 256, 10), "big": (2048, 1024, 1024, 1000)}
+TARGETS = {"net tiny": 2.0, "net mid": 1.05, "net big": 1.03, "op overhead": 2.0,
+           "deep chain 100k": 0.5, "gradcheck randomized 200k": 0.010,
+           "gradcheck full 5k": 1.2, "verify catalogue": 1.5, "import": 0.150,
+           "peak memory net big": 1.2}
+
+
+# ------------------------------------------------------------------------------ timing
+def alternate(contenders: dict[str, Callable[[], object]], samples: int, inner: int = 1,
+              warmup: int = 2) -> dict[str, float]:
+    """Median seconds per call of each contender, timed in alternation."""
+    for fn in contenders.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(samples):
+        for name, fn in contenders.items():
+            start = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            times[name].append((time.perf_counter() - start) / inner)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+# --------------------------------------------------------------------------------- the net
+def net_data(n: int, dx: int, h: int, dy: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, dx)), rng.standard_normal((dx, h)) * 0.1,
+            rng.standard_normal(h) * 0.1, rng.standard_normal((h, dy)) * 0.1,
+            rng.standard_normal(dy) * 0.1, rng.integers(0, dy, n))
+
+
+def numpy_net(X, W1, b1, W2, b2, labels):
+    """The closed-form forward and backward, written by hand."""
+    n = X.shape[0]
+    h = 1.0 / (1.0 + np.exp(-(X @ W1 + b1)))
+    theta = h @ W2 + b2
+    shifted = theta - theta.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    rows = np.arange(n)
+    loss = np.mean(np.log(total[:, 0]) - shifted[rows, labels])
+    delta3 = e / total
+    delta3[rows, labels] -= 1.0
+    delta3 /= n
+    dW2, db2 = h.T @ delta3, delta3.sum(axis=0)
+    delta2 = (delta3 @ W2.T) * h * (1.0 - h)
+    dW1, db1, dX = X.T @ delta2, delta2.sum(axis=0), delta2 @ W1.T
+    return loss, (dX, dW1, db1, dW2, db2)
+
+
+def autograd_lite_net(X, W1, b1, W2, b2, labels):
+    """A closure doing one training step's loss and gradients with autograd_lite."""
+    params = [al.Tensor(a, requires_grad=True) for a in (X, W1, b1, W2, b2)]
+
+    def step():
+        for p in params:
+            p.grad = None
+        x, w1, c1, w2, c2 = params
+        loss = al.softmax_cross_entropy(al.sigmoid(x @ w1 + c1) @ w2 + c2, labels)
+        loss.backward()
+        return loss.data, tuple(p.grad for p in params)
+
+    return step
+
+
+def peers_net(X, W1, b1, W2, b2, labels) -> dict[str, Callable[[], object]]:
+    peers: dict[str, Callable[[], object]] = {}
+    try:
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)
+        tensors = [torch.tensor(a, requires_grad=True) for a in (X, W1, b1, W2, b2)]
+        target = torch.tensor(labels)
+
+        def torch_step():
+            for t in tensors:
+                t.grad = None
+            x, w1, c1, w2, c2 = tensors
+            loss = torch.nn.functional.cross_entropy(torch.sigmoid(x @ w1 + c1) @ w2 + c2, target)
+            loss.backward()
+
+        peers["PyTorch"] = torch_step
+    except ImportError:
+        pass
+    try:
+        import autograd
+        import autograd.numpy as anp
+
+        def hips_loss(params):
+            x, w1, c1, w2, c2 = params
+            theta = (1 / (1 + anp.exp(-(x @ w1 + c1)))) @ w2 + c2
+            shifted = theta - anp.max(theta, axis=1, keepdims=True)
+            logp = shifted - anp.log(anp.sum(anp.exp(shifted), axis=1, keepdims=True))
+            return -anp.mean(logp[np.arange(len(labels)), labels])
+
+        hips_grad = autograd.grad(hips_loss)
+        peers["HIPS autograd"] = lambda: hips_grad([X, W1, b1, W2, b2])
+    except ImportError:
+        pass
+    return peers
+
+
+def bench_net(samples: int) -> list[dict]:
+    rows = []
+    for label, (n, dx, h, dy) in SIZES.items():
+        data = net_data(n, dx, h, dy)
+        ours = autograd_lite_net(*data)
+        loss_ours, grads_ours = ours()
+        loss_np, grads_np = numpy_net(*data)
+        agreement = max(float(np.abs(a - b).max()) for a, b in zip(grads_ours, grads_np))
+        count = samples if label != "big" else max(5, samples // 4)
+        inner = 50 if label == "tiny" else 1
+        contenders = {"numpy": lambda d=data: numpy_net(*d), "autograd_lite": ours}
+        contenders.update(peers_net(*data))
+        medians = alternate(contenders, count, inner=inner)
+        rows.append({"figure": f"net {label}", "numpy": medians["numpy"],
+                     "ours": medians["autograd_lite"],
+                     "ratio": medians["autograd_lite"] / medians["numpy"],
+                     "peers": {k: v / medians["numpy"] for k, v in medians.items()
+                               if k not in ("numpy", "autograd_lite")},
+                     "note": f"max |grad − numpy| = {agreement:.1e}; |loss diff| = "
+                             f"{abs(float(loss_ours) - loss_np):.1e}"})
+    return rows
+
+
+# --------------------------------------------------------------------- op overhead, chains
+def chain_ops(length: int):
+    kinds = ["add", "mul", "sigmoid", "tanh"]
+    return [kinds[i % 4] for i in range(length)]
+
+
+def numpy_chain(x0: np.ndarray, kinds: list[str]) -> np.ndarray:
+    """Forward then backward of the chain, by hand: each step's derivative from its output."""
+    values = [x0]
+    for kind in kinds:
+        x = values[-1]
+        if kind == "add":
+            values.append(x + 0.1)
+        elif kind == "mul":
+            values.append(x * 0.9)
+        elif kind == "sigmoid":
+            values.append(1.0 / (1.0 + np.exp(-x)))
+        else:
+            values.append(np.tanh(x))
+    g = np.ones_like(values[-1])
+    for kind, out in zip(reversed(kinds), reversed(values[1:])):
+        if kind == "mul":
+            g = g * 0.9
+        elif kind == "sigmoid":
+            g = g * out * (1.0 - out)
+        elif kind == "tanh":
+            g = g * (1.0 - out * out)
+    return g
+
+
+def autograd_lite_chain(x0: np.ndarray, kinds: list[str]) -> np.ndarray:
+    x = al.Tensor(x0, requires_grad=True)
+    h = x
+    for kind in kinds:
+        if kind == "add":
+            h = h + 0.1
+        elif kind == "mul":
+            h = h * 0.9
+        elif kind == "sigmoid":
+            h = al.sigmoid(h)
+        else:
+            h = al.tanh(h)
+    h.sum().backward()
+    return x.grad
+
+
+def bench_overhead(samples: int) -> list[dict]:
+    kinds = chain_ops(1000)
+    x0 = np.linspace(-1, 1, 4)
+    np.testing.assert_allclose(autograd_lite_chain(x0, kinds), numpy_chain(x0, kinds),
+                               rtol=1e-12)
+    medians = alternate({"numpy": lambda: numpy_chain(x0, kinds),
+                         "ours": lambda: autograd_lite_chain(x0, kinds)}, samples)
+    per_op_np, per_op = medians["numpy"] / 1000, medians["ours"] / 1000
+    rows = [{"figure": "op overhead", "numpy": per_op_np, "ours": per_op,
+             "ratio": per_op / per_op_np, "peers": {},
+             "note": f"{per_op * 1e6:.2f} µs per op (fwd+bwd) vs NumPy by hand "
+                     f"{per_op_np * 1e6:.2f} µs"}]
+
+    deep = chain_ops(100_000)
+    x1 = np.array([0.3])
+    times, peaks = [], []
+    for _ in range(3):
+        gc.collect()
+        tracemalloc.start()
+        start = time.perf_counter()
+        autograd_lite_chain(x1, deep)
+        elapsed = time.perf_counter() - start
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        start = time.perf_counter()
+        autograd_lite_chain(x1, deep)
+        times.append(time.perf_counter() - start)
+        del elapsed
+    start = time.perf_counter()
+    numpy_chain(x1, deep)
+    numpy_time = time.perf_counter() - start
+    rows.append({"figure": "deep chain 100k", "numpy": numpy_time,
+                 "ours": statistics.median(times), "ratio": None, "peers": {},
+                 "note": f"seconds, fwd+bwd; NumPy by hand {numpy_time:.3f} s; peak traced "
+                         f"memory {statistics.median(peaks) / 2**20:.0f} MiB"})
+    return rows
+
+
+# ------------------------------------------------------------------------------- gradcheck
+def bench_gradcheck(samples: int) -> list[dict]:
+    X, W1, b1, W2, b2, labels = net_data(256, 100, 50, 10)
+
+    def loss_of_w1(w1):
+        return al.softmax_cross_entropy(al.sigmoid(X @ w1 + b1) @ W2 + b2, labels)
+
+    def numpy_loop():
+        """The same check as a plain NumPy loop of central differences."""
+        def f(w1):
+            theta = (1 / (1 + np.exp(-(X @ w1 + b1)))) @ W2 + b2
+            shifted = theta - theta.max(axis=1, keepdims=True)
+            return np.mean(np.log(np.exp(shifted).sum(axis=1)) -
+                           shifted[np.arange(len(labels)), labels])
+        w = W1.copy()
+        grad = np.zeros_like(w)
+        for j in range(w.size):
+            old = w.flat[j]
+            w.flat[j] = old + 1e-6
+            up = f(w)
+            w.flat[j] = old - 1e-6
+            down = f(w)
+            w.flat[j] = old
+            grad.flat[j] = (up - down) / 2e-6
+        return grad
+
+    full = alternate({"numpy": numpy_loop, "ours": lambda: al.gradcheck(loss_of_w1, W1)},
+                     max(3, samples // 5), warmup=1)
+    rows = [{"figure": "gradcheck full 5k", "numpy": full["numpy"], "ours": full["ours"],
+             "ratio": full["ours"] / full["numpy"], "peers": {},
+             "note": "seconds; W1 of the net at N=256, (100, 50, 10): 5,000 elements"}]
+    X, W1, b1, W2, b2, labels = net_data(256, 784, 256, 10)
+    params = [X, W1, b1, W2, b2]
+
+    def loss_all(x, w1, c1, w2, c2):
+        return al.softmax_cross_entropy(al.sigmoid(x @ w1 + c1) @ w2 + c2, labels)
+
+    assert al.gradcheck(loss_all, *params, fast_mode=True)
+    fast = alternate({"numpy": lambda: numpy_net(*params, labels),
+                      "ours": lambda: al.gradcheck(loss_all, *params, fast_mode=True)}, samples)
+    rows.append({"figure": "gradcheck randomized 200k", "numpy": fast["numpy"],
+                 "ours": fast["ours"], "ratio": None, "peers": {},
+                 "note": f"seconds; all 5 inputs of the net at (784, 256, 10), N=256: "
+                         f"{sum(p.size for p in params[1:]):,} parameters + X; one NumPy "
+                         f"loss+gradient costs {fast['numpy'] * 1e3:.2f} ms"})
+    return rows
+
+
+# ------------------------------------------------------------------------- whole commands
+def bench_commands(samples: int) -> list[dict]:
+    python = sys.executable
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def run(args):
+        start = time.perf_counter()
+        subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True)
+        return time.perf_counter() - start
+
+    bare = statistics.median(run([python, "-c", "pass"]) for _ in range(samples))
+    numpy_import = statistics.median(run([python, "-c", "import numpy"]) for _ in range(samples))
+    ours_import = statistics.median(run([python, "-c", "import autograd_lite"])
+                                    for _ in range(samples))
+    verify = statistics.median(run([python, "-m", "autograd_lite.cli", "verify", "derivations"])
+                               for _ in range(max(3, samples // 2)))
+    return [{"figure": "import", "numpy": numpy_import - bare, "ours": ours_import - bare,
+             "ratio": None, "peers": {},
+             "note": f"seconds above a bare interpreter ({bare * 1e3:.0f} ms); NumPy alone "
+                     f"{(numpy_import - bare) * 1e3:.0f} ms; graphviz is imported only to draw"},
+            {"figure": "verify catalogue", "numpy": None, "ours": verify, "ratio": None,
+             "peers": {}, "note": "seconds wall, `autograd-lite verify derivations` from the "
+                                  "shell, interpreter start and imports included"}]
+
+
+# ---------------------------------------------------------------------------------- memory
+def traced_peak(fn: Callable[[], object]) -> int:
+    gc.collect()
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def bench_memory() -> list[dict]:
+    data = net_data(*SIZES["big"])
+    ours = autograd_lite_net(*data)
+    ours()
+    numpy_peak = traced_peak(lambda: numpy_net(*data))
+    our_peak = traced_peak(ours)
+
+    # the arrays saved for backward are released by backward()
+    X, W1, b1, W2, b2, labels = data
+    params = [al.Tensor(a, requires_grad=True) for a in (W1, b1, W2, b2)]
+    gc.collect()
+    tracemalloc.start()
+    loss = al.softmax_cross_entropy(al.sigmoid(X @ params[0] + params[1]) @ params[2]
+                                    + params[3], labels)
+    held = tracemalloc.get_traced_memory()[0]
+    loss.backward()
+    grads = sum(p.grad.nbytes for p in params)
+    after = tracemalloc.get_traced_memory()[0] - grads
+    tracemalloc.stop()
+    del loss
+
+    # no growth over 10,000 tiny steps
+    step = autograd_lite_net(*net_data(*SIZES["tiny"]))
+    for _ in range(200):
+        step()
+    gc.collect()
+    tracemalloc.start()
+    start = tracemalloc.get_traced_memory()[0]
+    for _ in range(10_000):
+        step()
+    gc.collect()
+    growth = tracemalloc.get_traced_memory()[0] - start
+    tracemalloc.stop()
+    return [{"figure": "peak memory net big", "numpy": numpy_peak, "ours": our_peak,
+             "ratio": our_peak / numpy_peak, "peers": {},
+             "note": f"tracemalloc peaks {our_peak / 2**20:.0f} vs {numpy_peak / 2**20:.0f} MiB; "
+                     f"saved for backward {held / 2**20:.0f} MiB, left after backward "
+                     f"(gradients aside) {after / 2**20:.1f} MiB; growth over 10,000 tiny steps "
+                     f"{growth / 1024:.1f} KiB"}]
+
+
+# ----------------------------------------------------------------------------------- table
+def figure_value(row: dict) -> float:
+    return row["ratio"] if row["ratio"] is not None else row["ours"]
+
+
+def verdict(row: dict) -> str:
+    target = TARGETS.get(row["figure"])
+    if target is None:
+        return ""
+    return "meets" if figure_value(row) <= target else "misses"
+
+
+def render(rows: list[dict]) -> str:
+    peers = sorted({name for row in rows for name in row["peers"]})
+    head = ["figure", "autograd_lite", "target", "verdict", *peers, "notes"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        value = figure_value(row)
+        shown = f"{value:.2f}×" if row["ratio"] is not None else (
+            f"{value * 1e3:.1f} ms" if value < 1 else f"{value:.2f} s")
+        target = TARGETS.get(row["figure"])
+        target_text = "" if target is None else (
+            f"≤ {target:.2f}×" if row["ratio"] is not None else
+            (f"≤ {target * 1e3:.0f} ms" if target < 1 else f"≤ {target:.1f} s"))
+        cells = [row["figure"], shown, target_text, verdict(row)]
+        cells += [f"{row['peers'][p]:.2f}×" if p in row["peers"] else "—" for p in peers]
+        cells.append(row["note"])
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    import numpy
+
+    config = ""
+    try:
+        info = numpy.show_config(mode="dicts")
+        config = info["Build Dependencies"]["blas"]["name"]
+    except Exception:  # noqa: BLE001 (the BLAS name is a nicety)
+        pass
+    return (f"{date.today()}, {platform.processor() or platform.machine()}, "
+            f"{os.cpu_count()} cores, Python {platform.python_version()}, NumPy "
+            f"{numpy.__version__} ({config or 'BLAS unknown'}), float64")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer samples")
+    parser.add_argument("--markdown", metavar="PATH", help="also write the table to PATH")
+    parser.add_argument("--only", nargs="*", help="net, overhead, gradcheck, commands, memory")
+    args = parser.parse_args()
+    samples = 7 if args.quick else 21
+    sections = {"net": bench_net, "overhead": bench_overhead, "gradcheck": bench_gradcheck,
+                "commands": bench_commands, "memory": lambda _: bench_memory()}
+    rows: list[dict] = []
+    for name, fn in sections.items():
+        if args.only and name not in args.only:
+            continue
+        rows += fn(samples)
+        print(render(rows[-1:]).splitlines()[-1], flush=True)
+    table = render(rows)
+    text = f"Measured {machine()}; `python bench/run.py`.\n\n{table}\n"
+    print("\n" + text)
+    if args.markdown:
+        Path(args.markdown).write_text("# Benchmark results\n\n" + text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
