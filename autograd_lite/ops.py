@@ -94,15 +94,21 @@ pow = _elementwise("pow", np.power,
 
 # ----------------------------------------------------------------------- element-wise maps
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """σ(x) = 1 / (1 + e^(−x)), computed in place. Where some x < −700 (e^(−x) near overflow)
-    the equivalent e^(−|x|) / (1 + e^(−|x|)) for x < 0 is used: exact in both tails."""
+    """σ(x) = 1 / (1 + e^(−x)), accurate in both tails (relative error about |x|·u).
+
+    Small arrays: e^(−log(1 + e^(−x))) with np.logaddexp, which cannot overflow (the fewest
+    NumPy calls). Large arrays: 1 / (1 + e^(−x)) computed in place (the fewest passes over
+    memory), or, when some x < −700 would overflow e^(−x), e^(−|x|) / (1 + e^(−|x|)) for x < 0.
+    """
     x = np.asarray(x)
+    if x.size <= 1024:
+        return np.exp(-np.logaddexp(0.0, -x))
     if x.dtype.kind != "f":
         x = x.astype(np.float64)
-    if x.size and x.min() < -700.0:
+    if np.minimum.reduce(x, axis=None) < -700.0:
         e = np.exp(-np.abs(x))
         return np.where(x >= 0, 1.0, e) / (1.0 + e)
-    out = np.negative(x, out=np.empty_like(x))
+    out = np.negative(x)
     np.exp(out, out=out)
     out += 1.0
     return np.reciprocal(out, out=out)

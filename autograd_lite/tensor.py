@@ -144,9 +144,6 @@ def _new_tensor(data: np.ndarray, node: Node | None, requires_grad: bool = False
     tensor._data = data
     tensor._node = node
     tensor._requires_grad = requires_grad
-    tensor._grad = None
-    tensor._name = None
-    tensor._mutated_at = 0
     return tensor
 
 
@@ -163,8 +160,12 @@ class Tensor:
     boolean arrays stay as they are and can never require a gradient.
     """
 
-    __slots__ = ("__weakref__", "_data", "_grad", "_mutated_at", "_name", "_node",
-                 "_requires_grad")
+    # _data, _node and _requires_grad are set on every tensor; the rest are class defaults
+    # until set (a tensor gets an instance dict only then).
+    __slots__ = ("__dict__", "__weakref__", "_data", "_node", "_requires_grad")
+    _grad: Any = None
+    _name: str | None = None
+    _mutated_at = 0
     # NumPy defers to Tensor's reflected operators (ndarray + Tensor -> Tensor.__radd__).
     __array_ufunc__ = None
 
@@ -175,9 +176,6 @@ class Tensor:
         self._data = array
         self._node: Node | None = None
         self._requires_grad = bool(requires_grad)
-        self._grad: Any = None
-        self._name: str | None = None
-        self._mutated_at = 0
         if name is not None:
             self.name = name
 
