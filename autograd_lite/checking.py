@@ -32,18 +32,25 @@ def derived_settings(dtype: np.dtype) -> dict[str, float]:
 
 
 def _prepare(inputs: Sequence[Any]) -> list[np.ndarray]:
-    return [np.array(to_array(x, f"gradcheck input {i}")) for i, x in enumerate(inputs)]
+    """The inputs as arrays (not copied: the checks that perturb an input copy it first)."""
+    return [to_array(x, f"gradcheck input {i}") for i, x in enumerate(inputs)]
 
 
-def _evaluate(f: Callable[..., Any], arrays: Sequence[np.ndarray], seed: int | None,
-              cotangent: np.ndarray | None) -> float:
-    """f at ``arrays`` as a float, without building a graph (same random draws each call)."""
-    with no_grad():
-        out = _call(f, [Tensor(a) for a in arrays], seed)
+def _value(f: Callable[..., Any], tensors: Sequence[Tensor], seed: int | None,
+           cotangent: np.ndarray | None) -> float:
+    """f at ``tensors`` as a float (call it under no_grad; same random draws each call)."""
+    out = _call(f, tensors, seed)
     value = np.asarray(out.data if isinstance(out, Tensor) else out, dtype=np.float64)
     if cotangent is not None:
         return float(np.sum(value * cotangent))
     return float(value.reshape(()))
+
+
+def _evaluate(f: Callable[..., Any], arrays: Sequence[np.ndarray], seed: int | None,
+              cotangent: np.ndarray | None) -> float:
+    """f at ``arrays`` as a float, without building a graph."""
+    with no_grad():
+        return _value(f, [Tensor(a) for a in arrays], seed, cotangent)
 
 
 def _call(f: Callable[..., Any], tensors: Sequence[Tensor], seed: int | None) -> Any:
@@ -52,13 +59,9 @@ def _call(f: Callable[..., Any], tensors: Sequence[Tensor], seed: int | None) ->
     return f(*tensors, rng=np.random.default_rng(seed))
 
 
-def _output_cotangent(f: Callable[..., Any], arrays: Sequence[np.ndarray],
-                      seed: int | None) -> np.ndarray | None:
+def _output_cotangent(shape: tuple[int, ...]) -> np.ndarray | None:
     """None for a single-element output; for a larger one, a fixed random vector v so that the
     check is of the scalar v·f(x), i.e. of the vector-Jacobian product vᵀJ."""
-    with no_grad():
-        out = _call(f, [Tensor(a) for a in arrays], seed)
-    shape = np.shape(out.data if isinstance(out, Tensor) else out)
     if int(np.prod(shape)) == 1:
         return None
     return np.random.default_rng(12345).standard_normal(shape)
@@ -74,7 +77,9 @@ def numerical_grad(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6,
     samples sees the same draws in every evaluation. The inputs are copied, never changed.
     """
     arrays = _prepare(inputs)
-    cotangent = _output_cotangent(f, arrays, seed)
+    with no_grad():
+        out = _call(f, [Tensor(a) for a in arrays], seed)
+    cotangent = _output_cotangent(np.shape(out.data if isinstance(out, Tensor) else out))
     return tuple(
         _central_differences(f, arrays, i, eps, seed, cotangent)
         if arrays[i].dtype.kind == "f" else None
@@ -84,34 +89,39 @@ def numerical_grad(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6,
 
 def _central_differences(f: Callable[..., Any], arrays: list[np.ndarray], i: int, eps: float,
                          seed: int | None, cotangent: np.ndarray | None) -> np.ndarray:
-    x = arrays[i]
+    x = np.array(arrays[i])  # a private copy, perturbed in place through the tensor
+    tensors = [Tensor(a) for a in arrays]
+    tensors[i] = Tensor(x)
     grad = np.zeros(x.shape, dtype=np.float64)
     flat, out = x.reshape(-1), grad.reshape(-1)
-    for j in range(flat.size):
-        original = flat[j]
-        flat[j] = original + eps
-        upper = flat[j]
-        f_plus = _evaluate(f, arrays, seed, cotangent)
-        flat[j] = original - eps
-        lower = flat[j]
-        f_minus = _evaluate(f, arrays, seed, cotangent)
-        flat[j] = original
-        out[j] = (f_plus - f_minus) / (float(upper) - float(lower))
+    with no_grad():
+        for j in range(flat.size):
+            original = flat[j]
+            flat[j] = original + eps
+            upper = flat[j]
+            f_plus = _value(f, tensors, seed, cotangent)
+            flat[j] = original - eps
+            lower = flat[j]
+            f_minus = _value(f, tensors, seed, cotangent)
+            flat[j] = original
+            out[j] = (f_plus - f_minus) / (float(upper) - float(lower))
     return grad.astype(x.dtype)
 
 
-def _tape_gradients(f: Callable[..., Any], arrays: Sequence[np.ndarray], seed: int | None,
-                    cotangent: np.ndarray | None) -> list[np.ndarray | None]:
-    tensors = [Tensor(a.copy(), requires_grad=a.dtype.kind == "f") for a in arrays]
+def _tape_gradients(f: Callable[..., Any], arrays: Sequence[np.ndarray], seed: int | None
+                    ) -> tuple[list[np.ndarray | None], np.ndarray | None]:
+    """The tape's gradients, and the output cotangent used (None for a scalar output)."""
+    tensors = [Tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
     out = _call(f, tensors, seed)
     if not isinstance(out, Tensor) or not out.requires_grad:
         raise InputValueError("gradcheck: f must return a Tensor computed from its inputs "
                               "(got a value with no recorded history)")
-    if cotangent is not None:
-        out = (out * cotangent).sum()
-    out.backward()
-    return [None if t.grad is None and not t.requires_grad else
-            (t.grad if t.grad is not None else np.zeros(t.shape, t.dtype)) for t in tensors]
+    cotangent = _output_cotangent(out.shape)
+    out.backward(np.ones(out.shape, out.dtype) if cotangent is None
+                 else cotangent.astype(out.dtype))
+    grads = [None if not t.requires_grad else
+             (t.grad if t.grad is not None else np.zeros(t.shape, t.dtype)) for t in tensors]
+    return grads, cotangent
 
 
 @dataclass
@@ -231,8 +241,7 @@ def gradcheck(f: Callable[..., Any], *inputs: Any, eps: float | None = None,
             f"{settings.get('atol', settings.get('threshold')):.3g}; check in float64 when you "
             "can.", GradcheckWarning, stacklevel=2)
     settings["fast_mode"] = fast_mode
-    cotangent = _output_cotangent(f, arrays, seed)
-    analytic = _tape_gradients(f, arrays, seed, cotangent)
+    analytic, cotangent = _tape_gradients(f, arrays, seed)
     checked = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
 
     def per_element() -> GradcheckReport:
@@ -267,7 +276,7 @@ def _directional(f: Callable[..., Any], arrays: list[np.ndarray], analytic: list
     eps = settings["eps"]
     tape, numeric = [], []
     for _ in range(directions):
-        us = {i: rng.standard_normal(arrays[i].shape) for i in positions}
+        us = {i: rng.random(arrays[i].shape) - 0.5 for i in positions}  # any direction serves
         norm = math.sqrt(sum(float(np.sum(u * u)) for u in us.values())) or 1.0
         shifted_up = list(arrays)
         shifted_down = list(arrays)
