@@ -16,7 +16,7 @@ import numpy as np
 from autograd_lite.errors import GraphError, InplaceModificationError, RegistryError, ShapeError
 from autograd_lite.modes import state
 from autograd_lite.registry import check_finite
-from autograd_lite.tensor import MUTATION_CLOCK, Node, Tensor, _new_tensor, to_array
+from autograd_lite.tensor import LAST_MUTATION, Node, Tensor, _new_tensor, to_array
 
 
 def topological_order(roots: Iterable[Node]) -> list[Node]:
@@ -92,9 +92,9 @@ def _check_not_mutated(node: Node) -> None:
     for position, parent in enumerate(node.parents):
         kind = type(parent)
         if kind is Node:
-            changed = parent.mutated_at > node.epoch
+            changed = parent.mutated_at > node.seq
         elif kind is Tensor:
-            changed = parent._mutated_at > node.epoch
+            changed = parent._mutated_at > node.seq
         else:
             continue
         if changed:
@@ -148,7 +148,7 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
                     "freed by the first backward(). Pass retain_graph=True to the first call "
                     "if you need to backpropagate through the same graph again."
                 )
-            if MUTATION_CLOCK[0] > node.epoch:  # something changed in place since the forward
+            if LAST_MUTATION[0] > node.seq:  # something changed in place since the forward
                 _check_not_mutated(node)
             op, parents, attrs = node.op, node.parents, node.attrs
             if create_graph:

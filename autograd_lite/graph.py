@@ -66,11 +66,6 @@ def _label(lines: list[str], tooltip: str | None = None, bold_first: bool = True
     return f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="1"{tip}>{"".join(rows)}</TABLE>>'
 
 
-def _summary(value: Any) -> str:
-    """'shape (2, 3) · float64'."""
-    return f"{tuple(value.shape)} · {value.dtype}"
-
-
 def _gradient_line(grad: Any) -> str | None:
     if grad is None:
         return None
@@ -143,15 +138,12 @@ class _Builder:
                 style["style"] += ",filled"
         return style, reason
 
-    def tensor_vertex(self, tensor: Tensor, is_output: bool) -> str:
-        key = id(tensor)
-        if key in self.ids:
-            return self.ids[key]
-        role = "output" if is_output else ("input" if tensor.requires_grad else "constant")
+    def _value_vertex(self, key: int, role: str, name: str | None, shape: tuple[int, ...],
+                      dtype: np.dtype, grad: Any) -> str:
+        """A box for a value: name or role, shape and dtype, gradient, highlight reason."""
         style, reason = self._style(role, key)
-        title = tensor.name or role
-        lines = [text(title), text(_summary(tensor.data))]
-        grad_line = _gradient_line(tensor.grad)
+        lines = [text(name or role), text(f"{shape} · {dtype}")]
+        grad_line = _gradient_line(grad)
         if grad_line:
             lines.append(text(grad_line))
         lines += _reason_lines(reason)
@@ -159,6 +151,13 @@ class _Builder:
         self.vertices.append((vid, _label(lines, text(reason) if reason else None), style))
         self.ids[key] = vid
         return vid
+
+    def tensor_vertex(self, tensor: Tensor, is_output: bool) -> str:
+        if id(tensor) in self.ids:
+            return self.ids[id(tensor)]
+        role = "output" if is_output else ("input" if tensor.requires_grad else "constant")
+        return self._value_vertex(id(tensor), role, tensor.name, tensor.shape, tensor.dtype,
+                                  tensor.grad)
 
     def constant_vertex(self, value: Any) -> str:
         vid = self._new_id("c")
@@ -169,20 +168,12 @@ class _Builder:
     def node_vertices(self, node: Node, is_output: bool) -> str:
         """The op vertex and its output tensor vertex; returns the tensor vertex."""
         role = "output" if is_output else ("named" if node.name else "intermediate")
-        style, reason = self._style(role, id(node))
-        lines = [text(node.name or role), text(f"{node.shape} · {node.dtype}")]
-        grad_line = _gradient_line(node.grad)
-        if grad_line:
-            lines.append(text(grad_line))
-        lines += _reason_lines(reason)
-        out_id = self._new_id("t")
-        self.vertices.append((out_id, _label(lines, text(reason) if reason else None), style))
+        out_id = self._value_vertex(id(node), role, node.name, node.shape, node.dtype, node.grad)
         attrs = _attrs_text(_settings(node))
         op_lines = [text(node.op.name)] + ([text(attrs)] if attrs else [])
         op_id = self._new_id("op")
         self.vertices.append((op_id, _label(op_lines), dict(STYLES["op"])))
         self.edges.append((op_id, out_id, {}))
-        self.ids[id(node)] = out_id
         self.op_ids[id(node)] = op_id
         return out_id
 

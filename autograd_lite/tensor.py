@@ -24,11 +24,13 @@ from autograd_lite.errors import DTypeError, GraphError, InputValueError
 if TYPE_CHECKING:
     from autograd_lite.registry import Op
 
-# In-place mutation clock. Every in-place change of a tensor's array made through ``t.data``
-# ticks it; a node remembers the tick it was created at, and the backward pass refuses a node
-# whose saved input changed after that tick (PyTorch's version counter, in one integer).
-MUTATION_CLOCK = [0]
-SEQUENCE = itertools.count()
+# One clock for the tape. Each node takes a tick when created (Node.seq: every consumer has a
+# larger one, which orders the backward pass), and each in-place change of a tensor's array
+# made through ``t.data`` takes one too, recorded on what changed and in LAST_MUTATION. A node
+# whose input changed after the node's own tick refuses to backpropagate (PyTorch's version
+# counter, with a single integer).
+CLOCK = itertools.count(1)
+LAST_MUTATION = [0]
 
 _KIND_NAMES = {"c": "complex", "O": "object", "U": "string", "S": "bytes", "V": "structured",
                "M": "datetime", "m": "timedelta"}
@@ -95,13 +97,14 @@ class Node:
 
     # Every node sets the slots; the fields below them are rarely set, so they live in the
     # class as defaults and a node gets an instance dict only when one is set.
-    __slots__ = ("__dict__", "__weakref__", "arrays", "attrs", "dtype", "epoch", "op", "out",
-                 "parents", "residual", "seq", "shape")
+    __slots__ = ("__dict__", "__weakref__", "arrays", "attrs", "dtype", "op", "out", "parents",
+                 "seq", "shape")
     name: str | None = None
     grad: Any = None  # kept for retain_grad() and drawing
     retains_grad = False
     mutated_at = 0  # the mutation clock's tick when its value was changed in place
     origin: str | None = None  # where user code created it, under detect_anomaly()
+    residual: Any = None  # forward work an op keeps for its VJP (see Op)
 
     def __init__(self, op: Op, attrs: Mapping[str, Any], parents: tuple[Any, ...],
                  arrays: tuple[Any, ...], out: np.ndarray, residual: Any) -> None:
@@ -110,11 +113,11 @@ class Node:
         self.parents = parents
         self.arrays = arrays
         self.out = out
-        self.residual = residual
+        if residual is not None:
+            self.residual = residual
         self.shape = out.shape
         self.dtype = out.dtype
-        self.epoch = MUTATION_CLOCK[0]
-        self.seq = next(SEQUENCE)  # creation order: every consumer has a larger seq
+        self.seq = next(CLOCK)
         if modes.state.retain_all_grads:
             self.retains_grad = True
 
@@ -193,11 +196,11 @@ class Tensor:
         if self.requires_grad:
             _check_differentiable(array, f"Tensor{_named(self._name)}.data")
         if array is self._data:  # the array was changed in place (augmented assignment)
-            MUTATION_CLOCK[0] += 1
+            tick = LAST_MUTATION[0] = next(CLOCK)
             if self._node is not None:
-                self._node.mutated_at = MUTATION_CLOCK[0]
+                self._node.mutated_at = tick
             else:
-                self._mutated_at = MUTATION_CLOCK[0]
+                self._mutated_at = tick
         self._data = array
 
     @property
