@@ -21,12 +21,13 @@ from autograd_lite.registry import broadcast_failure, register_op
 from autograd_lite.tensor import Tensor, raw
 
 
-def _op(name: str, forward: Any, *vjps: Any, **options: Any) -> Any:
-    return register_op(name, forward, vjps, builtin=True, **options)
+def _op(name: str, math: str, forward: Any, *vjps: Any, **options: Any) -> Any:
+    """Register a built-in: its name, its math (forward · gradient), forward, one VJP per input."""
+    return register_op(name, forward, vjps, builtin=True, doc=math, **options)
 
 
-def _elementwise(name: str, forward: Any, *vjps: Any) -> Any:
-    return _op(name, forward, *vjps, explain=broadcast_failure)
+def _elementwise(name: str, math: str, forward: Any, *vjps: Any) -> Any:
+    return _op(name, math, forward, *vjps, explain=broadcast_failure)
 
 
 # --------------------------------------------------------------------------- shape helpers
@@ -64,19 +65,19 @@ def _reduce(ufunc: np.ufunc, doc: str) -> Any:
 
 
 # ------------------------------------------------------------------------------ arithmetic
-add = _elementwise("add", np.add,
+add = _elementwise("add", "x + y  ·  g, g", np.add,
                    lambda g, out, x, y: g,
                    lambda g, out, x, y: g)
-sub = _elementwise("sub", np.subtract,
+sub = _elementwise("sub", "x − y  ·  g, −g", np.subtract,
                    lambda g, out, x, y: g,
                    lambda g, out, x, y: -g)
-mul = _elementwise("mul", np.multiply,
+mul = _elementwise("mul", "x · y  ·  g·y, g·x", np.multiply,
                    lambda g, out, x, y: g * y,
                    lambda g, out, x, y: g * x)
-div = _elementwise("div", np.true_divide,
+div = _elementwise("div", "x / y  ·  g/y, −g·(x/y)/y", np.true_divide,
                    lambda g, out, x, y: g / y,
                    lambda g, out, x, y: -g * out / y)
-neg = _op("neg", np.negative,
+neg = _op("neg", "−x  ·  −g", np.negative,
           lambda g, out, x: -g)
 
 
@@ -87,7 +88,7 @@ def _pow_base_grad(g: Any, out: Any, x: Any, y: Any) -> Any:
     return g * y * x ** (y - 1)
 
 
-pow = _elementwise("pow", np.power,
+pow = _elementwise("pow", "x^y  ·  g·y·x^(y−1), g·x^y·log x", np.power,
                    _pow_base_grad,
                    lambda g, out, x, y: g * out * log(x))
 
@@ -114,13 +115,15 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.reciprocal(out, out=out)
 
 
-exp = _op("exp", np.exp, lambda g, out, x: g * out)
-log = _op("log", np.log, lambda g, out, x: g / x)
-sqrt = _op("sqrt", np.sqrt, lambda g, out, x: g / (2.0 * out))
-abs = _op("abs", np.abs, lambda g, out, x: g * np.sign(raw(x)))
-sigmoid = _op("sigmoid", _sigmoid, lambda g, out, x: g * out * (1.0 - out))
-tanh = _op("tanh", np.tanh, lambda g, out, x: g * (1.0 - out * out))
-relu = _op("relu", lambda x: np.maximum(x, 0), lambda g, out, x: g * (raw(x) > 0))
+exp = _op("exp", "e^x  ·  g·e^x", np.exp, lambda g, out, x: g * out)
+log = _op("log", "log x  ·  g/x", np.log, lambda g, out, x: g / x)
+sqrt = _op("sqrt", "√x  ·  g/(2√x)", np.sqrt, lambda g, out, x: g / (2.0 * out))
+abs = _op("abs", "|x|  ·  g·sign(x)", np.abs, lambda g, out, x: g * np.sign(raw(x)))
+sigmoid = _op("sigmoid", "σ(x)  ·  g·σ(x)(1 − σ(x))", _sigmoid,
+              lambda g, out, x: g * out * (1.0 - out))
+tanh = _op("tanh", "tanh x  ·  g·(1 − tanh² x)", np.tanh, lambda g, out, x: g * (1.0 - out * out))
+relu = _op("relu", "max(x, 0)  ·  g·[x > 0]", lambda x: np.maximum(x, 0),
+           lambda g, out, x: g * (raw(x) > 0))
 
 
 def _astype(x: np.ndarray, dtype: Any) -> np.ndarray:
@@ -128,7 +131,8 @@ def _astype(x: np.ndarray, dtype: Any) -> np.ndarray:
     return x.astype(dtype)
 
 
-astype = _op("astype", _astype, lambda g, out, x, dtype: astype(g, dtype=x.dtype))
+astype = _op("astype", "x as dtype  ·  g as x's dtype", _astype,
+             lambda g, out, x, dtype: astype(g, dtype=x.dtype))
 
 
 # ------------------------------------------------------------------------------ reductions
@@ -160,10 +164,13 @@ def _mean(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray
     return np.add.reduce(x, axis=axes, keepdims=keepdims) / count
 
 
-sum = _op("sum", _reduce(np.add, "Σ x over axis."), _sum_grad)
-mean = _op("mean", _mean, _mean_grad)
-max = _op("max", _reduce(np.maximum, "The largest element along axis."), _extremum_grad)
-min = _op("min", _reduce(np.minimum, "The smallest element along axis."), _extremum_grad)
+sum = _op("sum", "Σ x over axis  ·  g copied to every summed element",
+          _reduce(np.add, "Σ x over axis."), _sum_grad)
+mean = _op("mean", "Σ x / n over axis  ·  g / n to every element", _mean, _mean_grad)
+max = _op("max", "max x over axis  ·  g to the largest (ties share)",
+          _reduce(np.maximum, "The largest element along axis."), _extremum_grad)
+min = _op("min", "min x over axis  ·  g to the smallest (ties share)",
+          _reduce(np.minimum, "The smallest element along axis."), _extremum_grad)
 
 
 def _logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
@@ -175,19 +182,22 @@ def _logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.nd
     return out if keepdims else np.squeeze(out, axis=axes)
 
 
-logsumexp = _op("logsumexp", _logsumexp,
+logsumexp = _op("logsumexp", "log Σ e^x over axis  ·  g·softmax(x)", _logsumexp,
                 lambda g, out, x, axis=None, keepdims=False:
                     _keep_reduced(g, x.ndim, axis, keepdims)
                     * exp(x - _keep_reduced(out, x.ndim, axis, keepdims)))
 
 
 # -------------------------------------------------------------------------- shape changes
-reshape = _op("reshape", lambda x, shape: np.reshape(x, shape),
+reshape = _op("reshape", "x in a new shape  ·  g in x's shape",
+              lambda x, shape: np.reshape(x, shape),
               lambda g, out, x, shape: g.reshape(x.shape))
-transpose = _op("transpose", lambda x, axes=None: np.transpose(x, axes),
+transpose = _op("transpose", "x with axes permuted  ·  g with the inverse permutation",
+                lambda x, axes=None: np.transpose(x, axes),
                 lambda g, out, x, axes=None:
                     transpose(g, axes=_inverse_permutation(axes, x.ndim)))
-broadcast_to = _op("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
+broadcast_to = _op("broadcast_to", "x repeated to shape  ·  g summed over the copies",
+                   lambda x, shape: np.broadcast_to(x, shape),
                    lambda g, out, x, shape: g,  # the engine sums the copies back
                    explain=lambda x, shape: ShapeError(
                        f"shape {np.shape(x)} cannot be broadcast to {shape}"))
@@ -227,9 +237,11 @@ def _scatter_add(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarra
     return out
 
 
-getitem = _op("getitem", lambda x, index: x[index],
+getitem = _op("getitem", "x[index]  ·  g added back at index (repeats accumulate)",
+              lambda x, index: x[index],
               lambda g, out, x, index: scatter_add(g, index=index, shape=x.shape))
-scatter_add = _op("scatter_add", _scatter_add,
+scatter_add = _op("scatter_add", "zeros(shape) with x added at index  ·  g[index]",
+                  _scatter_add,
                   lambda g, out, x, index, shape: getitem(g, index=index))
 
 
@@ -255,12 +267,14 @@ def _split_grad(g: Any, out: Any, *xs: Any, axis: int = 0, new_axis: bool) -> tu
     return tuple(grads)
 
 
-stack = register_op("stack", _stack_forward,
-                    lambda g, out, *xs, axis=0: _split_grad(g, out, *xs, axis=axis,
-                                                            new_axis=True), builtin=True)
-concatenate = register_op("concatenate", _concatenate_forward,
-                          lambda g, out, *xs, axis=0: _split_grad(g, out, *xs, axis=axis,
-                                                                  new_axis=False), builtin=True)
+stack = register_op(  # variadic: one VJP for all inputs
+    "stack", _stack_forward,
+    lambda g, out, *xs, axis=0: _split_grad(g, out, *xs, axis=axis, new_axis=True),
+    builtin=True, doc="x₁, x₂, … joined on a new axis  ·  each gets its slice of g")
+concatenate = register_op(
+    "concatenate", _concatenate_forward,
+    lambda g, out, *xs, axis=0: _split_grad(g, out, *xs, axis=axis, new_axis=False),
+    builtin=True, doc="x₁, x₂, … joined on an existing axis  ·  each gets its slice of g")
 
 
 # ---------------------------------------------------------------------------------- matmul
@@ -307,7 +321,8 @@ def _matmul_failure(a: Any, b: Any) -> ShapeError | None:
                       f"({sa[:-2]} vs {sb[:-2]}).")
 
 
-matmul = _op("matmul", np.matmul, _matmul_grad_a, _matmul_grad_b, explain=_matmul_failure)
+matmul = _op("matmul", "A B (np.matmul)  ·  G Bᵀ, Aᵀ G", np.matmul, _matmul_grad_a, _matmul_grad_b,
+             explain=_matmul_failure)
 
 
 # ------------------------------------------------------------------- softmax and its kin
@@ -323,9 +338,9 @@ def _log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
-softmax = _op("softmax", _softmax,
+softmax = _op("softmax", "p = e^x / Σ e^x  ·  p ∘ (g − Σ g∘p)", _softmax,
               lambda g, out, x, axis=-1: out * (g - (g * out).sum(axis=axis, keepdims=True)))
-log_softmax = _op("log_softmax", _log_softmax,
+log_softmax = _op("log_softmax", "x − log Σ e^x  ·  g − softmax(x)·Σ g", _log_softmax,
                   lambda g, out, x, axis=-1: g - exp(out) * g.sum(axis=axis, keepdims=True))
 
 
@@ -450,5 +465,7 @@ def _ce_grad_target(g: Any, out: Any, logits: Any, target: Any, axis: int = -1,
     return -log_softmax(logits, axis=axis) * _per_row(g, logits, axis, reduction)
 
 
-softmax_cross_entropy = _op("softmax_cross_entropy", _softmax_cross_entropy,
+softmax_cross_entropy = _op("softmax_cross_entropy",
+                            "−Σ y log softmax(x), reduced  ·  (softmax(x)·Σy − y) · g / rows",
+                            _softmax_cross_entropy,
                             _ce_grad_logits, _ce_grad_target, residual=True)

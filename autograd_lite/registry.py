@@ -69,7 +69,8 @@ class Op:
                 )
             self.vjp, self.vjps = None, vjps
         self.residual = residual
-        self.doc = doc if doc is not None else (forward.__doc__ or "").strip() or None
+        own_doc = None if isinstance(forward, np.ufunc) else (forward.__doc__ or "").strip()
+        self.doc = doc if doc is not None else own_doc or None
         self.explain = explain
         self.builtin = builtin
 
