@@ -404,7 +404,7 @@ def machine() -> str:
     try:
         info = numpy.show_config(mode="dicts")
         config = info["Build Dependencies"]["blas"]["name"]
-    except Exception:  # noqa: BLE001 (the BLAS name is a nicety)
+    except Exception:
         pass
     return (f"{date.today()}, {platform.processor() or platform.machine()}, "
             f"{os.cpu_count()} cores, Python {platform.python_version()}, NumPy "
