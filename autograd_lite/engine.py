@@ -47,14 +47,18 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     elements was used once per copy, so its gradient is the sum over the copies.
     """
     lead = grad.ndim - len(shape)
-    if lead < 0 or any(n not in (1, m) for n, m in zip(shape, grad.shape[lead:])):
+    if lead < 0:
         raise ShapeError(f"a gradient of shape {grad.shape} cannot belong to an input of shape "
-                         f"{shape}: the input does not broadcast to it")
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
-    )
+                         f"{shape}: it has fewer axes")
+    axes = list(range(lead))
+    for i, (n, m) in enumerate(zip(shape, grad.shape[lead:])):
+        if n != m:
+            if n != 1:
+                raise ShapeError(f"a gradient of shape {grad.shape} cannot belong to an input "
+                                 f"of shape {shape}: the input does not broadcast to it")
+            axes.append(lead + i)
     if axes:
-        grad = grad.sum(axis=axes)  # ndarray.sum or Tensor.sum: the same rule for both
+        grad = grad.sum(axis=tuple(axes))  # ndarray.sum or Tensor.sum: one rule for both
     return grad.reshape(shape) if grad.shape != shape else grad
 
 
@@ -77,8 +81,9 @@ def fit_gradient(grad: Any, shape: tuple[int, ...], dtype: np.dtype, node: Node,
 
 def _owned(grad: np.ndarray, stored: set[int]) -> np.ndarray:
     """``grad`` itself if nothing else can see it, else a copy (gradients never alias)."""
-    if (type(grad) is not np.ndarray or grad.base is not None or not grad.flags.writeable
-            or id(grad) in stored):
+    # A fresh result owns its memory (base is None); views, and arrays already handed to
+    # another leaf or retained, are copied.
+    if type(grad) is not np.ndarray or grad.base is not None or id(grad) in stored:
         grad = np.array(grad)
     stored.add(id(grad))
     return grad
@@ -194,8 +199,10 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
                     else:
                         pending[parent] = g
                         heappush(heap, (-parent.seq, parent))
+                elif parent in leaves:
+                    leaves[parent] = leaves[parent] + g
                 else:
-                    leaves[parent] = _add(leaves.get(parent), g)
+                    leaves[parent] = g
             if not retain_graph:  # free the saved arrays (Node.free, inlined)
                 node.arrays = node.out = node.residual = None
     finally:
@@ -207,7 +214,7 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
             continue
         if not create_graph and type(grad) is not Tensor:
             grad = _owned(grad, stored)
-        leaf._grad = _add(leaf._grad, grad)
+        leaf._grad = grad if leaf._grad is None else leaf._grad + grad
 
 
 def _joint_gradients(node: Node, grad: Any, out: Any, args: tuple[Any, ...],
@@ -231,7 +238,7 @@ def _seed(tensor: Tensor, grad: Any, create_graph: bool) -> Any:
                 "shape: grad can only be implied (as 1) for a single-element output. Reduce it "
                 "first (loss = out.sum() or .mean()) or pass grad=np.ones_like(out.data)."
             )
-        seed: Any = np.ones(tensor.shape, dtype=tensor.dtype)
+        seed: Any = np.array(1, dtype=tensor.dtype).reshape(tensor.shape)
     else:
         seed = grad if isinstance(grad, Tensor) else to_array(grad, "backward(grad=...)")
         if seed.shape != tensor.shape:

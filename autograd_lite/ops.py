@@ -292,6 +292,8 @@ def _as_matrices(g: Any, a: Any, b: Any) -> tuple[Any, Any, Any]:
 
 def _matmul_grad_a(g: Any, out: Any, a: Any, b: Any) -> Any:
     """dA = G Bᵀ (batch axes are summed back by the engine)."""
+    if a.ndim > 1 and b.ndim > 1:
+        return g @ b.mT
     g2, _, b2 = _as_matrices(g, a, b)
     grad = g2 @ b2.mT
     return grad.reshape((*grad.shape[:-2], a.shape[0])) if a.ndim == 1 else grad
@@ -299,6 +301,8 @@ def _matmul_grad_a(g: Any, out: Any, a: Any, b: Any) -> Any:
 
 def _matmul_grad_b(g: Any, out: Any, a: Any, b: Any) -> Any:
     """dB = Aᵀ G."""
+    if a.ndim > 1 and b.ndim > 1:
+        return a.mT @ g
     g2, a2, _ = _as_matrices(g, a, b)
     grad = a2.mT @ g2
     return grad.reshape((*grad.shape[:-2], b.shape[0])) if b.ndim == 1 else grad
@@ -350,7 +354,8 @@ def _class_targets(logits: np.ndarray, target: np.ndarray, axis: int) -> bool:
     classes = logits.shape[axis]
     target = np.asarray(target)
     if target.shape == rows_shape and target.dtype.kind in "iu":
-        if target.size and (target.min() < 0 or target.max() >= classes):
+        if target.size and (np.minimum.reduce(target, axis=None) < 0
+                            or np.maximum.reduce(target, axis=None) >= classes):
             bad = target[(target < 0) | (target >= classes)]
             raise InputValueError(
                 f"softmax_cross_entropy: class index {bad.flat[0]} is out of range for "
@@ -415,7 +420,7 @@ def _softmax_cross_entropy(logits: np.ndarray, target: Any, axis: int = -1,
     if indices:
         rows_shape = logits.shape[:axis] + logits.shape[axis + 1:]
         picked = shifted[_class_positions(rows_shape, target, axis)]
-        losses = np.squeeze(log_total, axis=axis) - picked
+        losses = log_total.reshape(rows_shape) - picked
     else:
         losses = -np.add.reduce(target * (shifted - log_total), axis=axis)
     if reduction == "mean":
