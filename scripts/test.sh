@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The test suite: set-up, then pytest (every test, none skipped) and ruff.
+# The test suite: set-up, ruff, then pytest (every test, none skipped; its summary closes the log).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+.venv/bin/ruff check autograd_lite tests bench derivations docs
 .venv/bin/python -m pytest -q "$@"
-.venv/bin/ruff check autograd_lite tests bench derivations
