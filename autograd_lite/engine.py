@@ -203,8 +203,8 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
                     leaves[parent] = leaves[parent] + g
                 else:
                     leaves[parent] = g
-            if not retain_graph:  # free the saved arrays (Node.free, inlined)
-                node.arrays = node.out = node.residual = None
+            if not retain_graph:
+                node.free()
     finally:
         state.grad_enabled = saved_mode
     for leaf, grad in leaves.items():

@@ -127,9 +127,9 @@ class Node:
 
     def free(self) -> None:
         """Drop the arrays saved for the VJP; keep the structure, names, shapes and grads."""
-        self.arrays = None
-        self.out = None
-        self.residual = None
+        self.arrays = self.out = None
+        if self.residual is not None:  # only ops with a residual have one to drop
+            self.residual = None
 
     def describe(self) -> str:
         """A short phrase naming this node for error messages."""
