@@ -2,10 +2,17 @@
 
 A VJP ``vjp(g, out, *inputs, **attrs)`` maps the gradient ``g`` of the loss with respect to the
 op's output ``out`` to the gradient with respect to one input (ops with several inputs list one
-VJP per input). VJPs are written with this module's ops and Python operators only, so the same
-rule runs on NumPy arrays in a first-order backward and on Tensors under ``create_graph=True``,
-which is what makes every gradient differentiable again. Broadcasting is undone by the engine
+VJP per input). VJPs are written with this module's ops, Python operators and the methods that
+ndarrays and Tensors share (``.sum``, ``.reshape``, ``.mT``), so the same rule runs on NumPy
+arrays in a first-order backward and on Tensors under ``create_graph=True``, which is what makes
+every gradient differentiable again. Broadcasting is undone by the engine
 (``engine.unbroadcast``), so element-wise VJPs may return the broadcast shape.
+
+Some VJPs build their result in one fresh array with augmented assignment (``grad = 1.0 - out;
+grad *= out``): on an ndarray that updates the array the rule just made, saving a temporary the
+size of the input; a Tensor defines no in-place operators, so there Python computes
+``grad = grad * out`` and the rule stays differentiable. Only ever apply it to a fresh result,
+never to ``g``, ``out`` or an input.
 """
 
 from __future__ import annotations
@@ -74,9 +81,17 @@ sub = _elementwise("sub", "x − y  ·  g, −g", np.subtract,
 mul = _elementwise("mul", "x · y  ·  g·y, g·x", np.multiply,
                    lambda g, out, x, y: g * y,
                    lambda g, out, x, y: g * x)
+def _div_grad_y(g: Any, out: Any, x: Any, y: Any) -> Any:
+    """−g·(x/y)/y."""
+    grad = -g
+    grad *= out
+    grad /= y
+    return grad
+
+
 div = _elementwise("div", "x / y  ·  g/y, −g·(x/y)/y", np.true_divide,
                    lambda g, out, x, y: g / y,
-                   lambda g, out, x, y: -g * out / y)
+                   _div_grad_y)
 neg = _op("neg", "−x  ·  −g", np.negative,
           lambda g, out, x: -g)
 
@@ -119,9 +134,23 @@ exp = _op("exp", "e^x  ·  g·e^x", np.exp, lambda g, out, x: g * out)
 log = _op("log", "log x  ·  g/x", np.log, lambda g, out, x: g / x)
 sqrt = _op("sqrt", "√x  ·  g/(2√x)", np.sqrt, lambda g, out, x: g / (2.0 * out))
 abs = _op("abs", "|x|  ·  g·sign(x)", np.abs, lambda g, out, x: g * np.sign(raw(x)))
-sigmoid = _op("sigmoid", "σ(x)  ·  g·σ(x)(1 − σ(x))", _sigmoid,
-              lambda g, out, x: g * out * (1.0 - out))
-tanh = _op("tanh", "tanh x  ·  g·(1 − tanh² x)", np.tanh, lambda g, out, x: g * (1.0 - out * out))
+def _sigmoid_grad(g: Any, out: Any, x: Any) -> Any:
+    """g·σ(1 − σ), built in one fresh array (see the module docstring)."""
+    grad = 1.0 - out
+    grad *= out
+    grad *= g
+    return grad
+
+
+def _tanh_grad(g: Any, out: Any, x: Any) -> Any:
+    """g·(1 − tanh²)."""
+    grad = 1.0 - out * out
+    grad *= g
+    return grad
+
+
+sigmoid = _op("sigmoid", "σ(x)  ·  g·σ(x)(1 − σ(x))", _sigmoid, _sigmoid_grad)
+tanh = _op("tanh", "tanh x  ·  g·(1 − tanh² x)", np.tanh, _tanh_grad)
 relu = _op("relu", "max(x, 0)  ·  g·[x > 0]", lambda x: np.maximum(x, 0),
            lambda g, out, x: g * (raw(x) > 0))
 
@@ -342,10 +371,24 @@ def _log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
-softmax = _op("softmax", "p = e^x / Σ e^x  ·  p ∘ (g − Σ g∘p)", _softmax,
-              lambda g, out, x, axis=-1: out * (g - (g * out).sum(axis=axis, keepdims=True)))
+def _softmax_grad(g: Any, out: Any, x: Any, axis: int = -1) -> Any:
+    """p ∘ (g − Σ g∘p)."""
+    grad = g * out
+    grad -= out * grad.sum(axis=axis, keepdims=True)
+    return grad
+
+
+softmax = _op("softmax", "p = e^x / Σ e^x  ·  p ∘ (g − Σ g∘p)", _softmax, _softmax_grad)
+def _log_softmax_grad(g: Any, out: Any, x: Any, axis: int = -1) -> Any:
+    """g − softmax(x)·Σ g, with softmax(x) = e^out."""
+    grad = exp(out)
+    grad *= -g.sum(axis=axis, keepdims=True)
+    grad += g
+    return grad
+
+
 log_softmax = _op("log_softmax", "x − log Σ e^x  ·  g − softmax(x)·Σ g", _log_softmax,
-                  lambda g, out, x, axis=-1: g - exp(out) * g.sum(axis=axis, keepdims=True))
+                  _log_softmax_grad)
 
 
 def _class_targets(logits: np.ndarray, target: np.ndarray, axis: int) -> bool:
@@ -460,8 +503,9 @@ def _ce_grad_logits(g: Any, out: Any, logits: Any, target: Any, axis: int = -1,
                     reduction: str = "mean", residual: Any = None) -> Any:
     axis = axis % logits.ndim
     probs = softmax(logits, axis=axis) if residual is None else residual
-    target = np.asarray(raw(target))
-    return _probs_minus_target(probs, target, axis) * _per_row(g, logits, axis, reduction)
+    grad = _probs_minus_target(probs, np.asarray(raw(target)), axis)
+    grad *= _per_row(g, logits, axis, reduction)
+    return grad
 
 
 def _ce_grad_target(g: Any, out: Any, logits: Any, target: Any, axis: int = -1,
