@@ -57,8 +57,9 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
                 raise ShapeError(f"a gradient of shape {grad.shape} cannot belong to an input "
                                  f"of shape {shape}: the input does not broadcast to it")
             axes.append(lead + i)
-    if axes:
-        grad = grad.sum(axis=tuple(axes))  # ndarray.sum or Tensor.sum: one rule for both
+    if axes:  # np.add.reduce is ndarray.sum without NumPy's Python-level wrapper
+        grad = (np.add.reduce(grad, axis=tuple(axes)) if type(grad) is np.ndarray
+                else grad.sum(axis=tuple(axes)))
     return grad.reshape(shape) if grad.shape != shape else grad
 
 
