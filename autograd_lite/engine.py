@@ -1,13 +1,14 @@
-"""The backward pass: sort the recorded graph, then apply each node's VJP in reverse order.
+"""The backward pass: apply each recorded node's VJP, newest node first.
 
-The sort is iterative (a graph of any depth works), gradients reaching a node through several
-paths are summed before its VJP runs, and each gradient is fitted to its input's shape and dtype
-by one shared helper (:func:`fit_gradient`, which undoes broadcasting).
+Nodes are taken from a heap in decreasing creation order (``Node.seq``), which is a topological
+order found while walking (no recursion: a graph of any depth works). Gradients reaching a node
+through several paths are summed before its VJP runs, and each gradient is fitted to its input's
+shape and dtype by one shared helper (:func:`fit_gradient`, which undoes broadcasting).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from heapq import heappop, heappush
 from typing import Any
 
@@ -17,27 +18,6 @@ from autograd_lite.errors import GraphError, InplaceModificationError, RegistryE
 from autograd_lite.modes import state
 from autograd_lite.registry import check_finite
 from autograd_lite.tensor import LAST_MUTATION, Node, Tensor, _new_tensor, to_array
-
-
-def topological_order(roots: Iterable[Node]) -> list[Node]:
-    """Every node reachable from ``roots``, each before all of its parents (iterative DFS)."""
-    postorder: list[Node] = []
-    visited: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False) for root in roots]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            postorder.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for parent in node.parents:
-            if type(parent) is Node and id(parent) not in visited:
-                stack.append((parent, False))
-    postorder.reverse()
-    return postorder
 
 
 def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:

@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from autograd_lite.diagnosis import Diagnosis, diagnose, relative_error
-from autograd_lite.engine import topological_order
 from autograd_lite.errors import AutogradLiteError, DerivationError
 from autograd_lite.modes import name_hook, no_grad, retain_grads
 from autograd_lite.tensor import Tensor, to_array
@@ -324,10 +323,8 @@ def _verify_into(derivation: Derivation, report: DerivationReport) -> None:
                 check.diagnosis = diagnose(formula, tape, target, derivation.batch)
         return check
 
-    # the steps of the chain, in the order the backward pass reaches them
-    order = {id(node): i for i, node in enumerate(topological_order([loss.node]))} \
-        if loss.node is not None else {}
-    ordered_steps = sorted(steps, key=lambda s: order.get(id(intermediates[s].node), 0))
+    # the steps of the chain, in the order the backward pass reaches them (newest node first)
+    ordered_steps = sorted(steps, key=lambda s: -intermediates[s].node.seq)
     for step in ordered_steps:
         tensor = intermediates[step]
         values = tensor.data
