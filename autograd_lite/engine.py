@@ -9,7 +9,7 @@ shape and dtype by one shared helper (:func:`fit_gradient`, which undoes broadca
 from __future__ import annotations
 
 from collections.abc import Sequence
-from heapq import heappop, heappush
+from heapq import heappop, heappush, heappushpop
 from typing import Any
 
 import numpy as np
@@ -75,23 +75,35 @@ def _add(total: Any, grad: Any) -> Any:
 
 
 def _check_not_mutated(node: Node) -> None:
-    for position, parent in enumerate(node.parents):
+    """Refuse to backpropagate through ``node`` if an array its VJP reads (a saved input or
+    its saved output) was changed in place after the node recorded it."""
+    if node.out is not None and node.mutated_at > node.seq:
+        raise InplaceModificationError(
+            f"the output of {node.describe()} was modified in place after it was computed, and "
+            "its gradient is computed from that output. " + _INPLACE_ADVICE)
+    for position, (parent, saved) in enumerate(zip(node.parents, node.arrays)):
         kind = type(parent)
-        if kind is Node:
-            changed = parent.mutated_at > node.seq
-        elif kind is Tensor:
-            changed = parent._mutated_at > node.seq
-        else:
+        if saved is None or (kind is not Node and kind is not Tensor):
             continue
-        if changed:
+        if (parent.mutated_at if kind is Node else parent._mutated_at) > node.seq:
             what = parent.describe() if kind is Node else (
                 f"tensor '{parent.name}'" if parent.name else f"tensor of shape {parent.shape}")
             raise InplaceModificationError(
                 f"input {position} of {node.describe()} ({what}) was modified in place after "
-                "it was used, so the values saved for the backward pass are gone. Update "
-                "parameters after backward() (W.data -= lr * W.grad), or assign a new array "
-                "(t.data = t.data - step) instead of changing it in place."
-            )
+                "it was used, so the values saved for the backward pass are gone. "
+                + _INPLACE_ADVICE)
+
+
+_INPLACE_ADVICE = ("Update parameters after backward() (W.data -= lr * W.grad), or assign a new "
+                   "array (t.data = t.data - step) instead of changing it in place.")
+
+
+def _graph_inputs(node: Node) -> tuple[Any, ...]:
+    """A node's saved inputs as tensors carrying their history, for ``create_graph=True``
+    (None where the op saved nothing, constants as they are)."""
+    return tuple(None if array is None else _new_tensor(array, parent) if type(parent) is Node
+                 else parent if type(parent) is Tensor else array
+                 for array, parent in zip(node.arrays, node.parents))
 
 
 def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: bool,
@@ -102,7 +114,9 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
     Nodes are processed in decreasing creation order (``Node.seq``), from a heap of the nodes
     a gradient has reached: every consumer of a node was created after it, so by the time a
     node is popped all of its gradient has arrived. This sorts the graph while walking it,
-    iteratively, and visits only what the roots depend on.
+    iteratively, and visits only what the roots depend on. The last node a step reaches goes
+    through ``heappushpop``, which hands it straight back when it is the newest pending node:
+    a chain never sifts the heap.
     """
     pending: dict[Node, Any] = {}
     leaves: dict[Tensor, Any] = {}
@@ -117,11 +131,11 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
             pending[node] = seed
             heappush(heap, (-node.seq, node))
     stored: set[int] = {id(seed) for _, seed in roots}
-    saved_mode, anomaly = state.grad_enabled, state.anomaly
+    saved_mode, anomaly, last_mutation = state.grad_enabled, state.anomaly, LAST_MUTATION[0]
     state.grad_enabled = create_graph
     try:
-        while heap:
-            node = heappop(heap)[1]
+        node = heappop(heap)[1] if heap else None
+        while node is not None:
             grad = pending.pop(node)
             if capture is not None:
                 if node in capture:
@@ -134,21 +148,19 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
                     "freed by the first backward(). Pass retain_graph=True to the first call "
                     "if you need to backpropagate through the same graph again."
                 )
-            if LAST_MUTATION[0] > node.seq:  # something changed in place since the forward
+            if last_mutation > node.seq:  # something changed in place since the forward
                 _check_not_mutated(node)
             op, parents, attrs = node.op, node.parents, node.attrs
             if create_graph:
-                args = tuple(_new_tensor(a, p) if type(p) is Node else p if type(p) is Tensor
-                             else a for a, p in zip(node.arrays, parents))
-                out = _new_tensor(node.out, node)
-                if op.residual:
-                    attrs = {**attrs, "residual": None}
+                args = _graph_inputs(node)
+                out = None if node.out is None else _new_tensor(node.out, node)
             else:
                 args, out = node.arrays, node.out
-                if op.residual:
-                    attrs = {**attrs, "residual": node.residual}
+            if op.residual:
+                attrs = {**attrs, "residual": None if create_graph else node.residual}
             vjps = op.vjps
             joint = None if vjps is not None else _joint_gradients(node, grad, out, args, attrs)
+            follow = None  # the last node this step reaches first
             for position, parent in enumerate(parents):
                 kind = type(parent)
                 if kind is not Node and (kind is not Tensor or not parent._requires_grad):
@@ -179,13 +191,19 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
                         pending[parent] = pending[parent] + g
                     else:
                         pending[parent] = g
-                        heappush(heap, (-parent.seq, parent))
+                        if follow is not None:
+                            heappush(heap, (-follow.seq, follow))
+                        follow = parent
                 elif parent in leaves:
                     leaves[parent] = leaves[parent] + g
                 else:
                     leaves[parent] = g
             if not retain_graph:
                 node.free()
+            if follow is not None:
+                node = heappushpop(heap, (-follow.seq, follow))[1]
+            else:
+                node = heappop(heap)[1] if heap else None
     finally:
         state.grad_enabled = saved_mode
     for leaf, grad in leaves.items():

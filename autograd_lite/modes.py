@@ -18,9 +18,16 @@ class _ThreadState(threading.local):
         self.grad_enabled: bool = True
         self.anomaly: bool = False
         self.retain_all_grads: bool = False
+        # anomaly or retain_all_grads: the one flag the per-op path reads (the slow, debugging
+        # modes are then one check away).
+        self.watching: bool = False
         # Called as hook(tensor, name) whenever a tensor is named; used by the verifier to find
         # and perturb named intermediates. None almost always.
         self.name_hook: Callable[[Any, str], None] | None = None
+
+    def set_watch(self, anomaly: bool, retain_all_grads: bool) -> None:
+        self.anomaly, self.retain_all_grads = anomaly, retain_all_grads
+        self.watching = anomaly or retain_all_grads
 
 
 state = _ThreadState()
@@ -75,11 +82,11 @@ def detect_anomaly() -> Iterator[None]:
     Slow (every op checks its values and records where it was called): a debugging tool.
     """
     saved = state.anomaly
-    state.anomaly = True
+    state.set_watch(True, state.retain_all_grads)
     try:
         yield
     finally:
-        state.anomaly = saved
+        state.set_watch(saved, state.retain_all_grads)
 
 
 @contextlib.contextmanager
@@ -87,11 +94,11 @@ def retain_grads() -> Iterator[None]:
     """Every tensor built inside keeps its gradient after ``backward()`` (as if
     ``retain_grad()`` were called on each), so graphs can show every intermediate gradient."""
     saved = state.retain_all_grads
-    state.retain_all_grads = True
+    state.set_watch(state.anomaly, True)
     try:
         yield
     finally:
-        state.retain_all_grads = saved
+        state.set_watch(state.anomaly, saved)
 
 
 @contextlib.contextmanager

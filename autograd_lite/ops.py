@@ -29,12 +29,13 @@ from autograd_lite.tensor import Tensor, raw
 
 
 def _op(name: str, math: str, forward: Any, *vjps: Any, **options: Any) -> Any:
-    """Register a built-in: its name, its math (forward · gradient), forward, one VJP per input."""
+    """Register a built-in: its name, its math (forward · gradient), forward, one VJP per input;
+    ``saves=`` names what the VJPs read (see ``registry.Op``)."""
     return register_op(name, forward, vjps, builtin=True, doc=math, **options)
 
 
-def _elementwise(name: str, math: str, forward: Any, *vjps: Any) -> Any:
-    return _op(name, math, forward, *vjps, explain=broadcast_failure)
+def _elementwise(name: str, math: str, forward: Any, *vjps: Any, saves: str) -> Any:
+    return _op(name, math, forward, *vjps, explain=broadcast_failure, saves=saves)
 
 
 # --------------------------------------------------------------------------- shape helpers
@@ -74,13 +75,13 @@ def _reduce(ufunc: np.ufunc, doc: str) -> Any:
 # ------------------------------------------------------------------------------ arithmetic
 add = _elementwise("add", "x + y  ·  g, g", np.add,
                    lambda g, out, x, y: g,
-                   lambda g, out, x, y: g)
+                   lambda g, out, x, y: g, saves="none")
 sub = _elementwise("sub", "x − y  ·  g, −g", np.subtract,
                    lambda g, out, x, y: g,
-                   lambda g, out, x, y: -g)
+                   lambda g, out, x, y: -g, saves="none")
 mul = _elementwise("mul", "x · y  ·  g·y, g·x", np.multiply,
                    lambda g, out, x, y: g * y,
-                   lambda g, out, x, y: g * x)
+                   lambda g, out, x, y: g * x, saves="inputs")
 def _div_grad_y(g: Any, out: Any, x: Any, y: Any) -> Any:
     """−g·(x/y)/y."""
     grad = -g
@@ -91,9 +92,9 @@ def _div_grad_y(g: Any, out: Any, x: Any, y: Any) -> Any:
 
 div = _elementwise("div", "x / y  ·  g/y, −g·(x/y)/y", np.true_divide,
                    lambda g, out, x, y: g / y,
-                   _div_grad_y)
+                   _div_grad_y, saves="both")
 neg = _op("neg", "−x  ·  −g", np.negative,
-          lambda g, out, x: -g)
+          lambda g, out, x: -g, saves="none")
 
 
 def _pow_base_grad(g: Any, out: Any, x: Any, y: Any) -> Any:
@@ -105,7 +106,7 @@ def _pow_base_grad(g: Any, out: Any, x: Any, y: Any) -> Any:
 
 pow = _elementwise("pow", "x^y  ·  g·y·x^(y−1), g·x^y·log x", np.power,
                    _pow_base_grad,
-                   lambda g, out, x, y: g * out * log(x))
+                   lambda g, out, x, y: g * out * log(x), saves="both")
 
 
 # ----------------------------------------------------------------------- element-wise maps
@@ -131,10 +132,12 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.reciprocal(out, out=out)
 
 
-exp = _op("exp", "e^x  ·  g·e^x", np.exp, lambda g, out, x: g * out)
-log = _op("log", "log x  ·  g/x", np.log, lambda g, out, x: g / x)
-sqrt = _op("sqrt", "√x  ·  g/(2√x)", np.sqrt, lambda g, out, x: g / (2.0 * out))
-abs = _op("abs", "|x|  ·  g·sign(x)", np.abs, lambda g, out, x: g * np.sign(raw(x)))
+exp = _op("exp", "e^x  ·  g·e^x", np.exp, lambda g, out, x: g * out, saves="output")
+log = _op("log", "log x  ·  g/x", np.log, lambda g, out, x: g / x, saves="inputs")
+sqrt = _op("sqrt", "√x  ·  g/(2√x)", np.sqrt, lambda g, out, x: g / (2.0 * out),
+           saves="output")
+abs = _op("abs", "|x|  ·  g·sign(x)", np.abs, lambda g, out, x: g * np.sign(raw(x)),
+          saves="inputs")
 def _sigmoid_grad(g: Any, out: Any, x: Any) -> Any:
     """g·σ(1 − σ), built in one fresh array (see the module docstring)."""
     grad = 1.0 - out
@@ -150,10 +153,11 @@ def _tanh_grad(g: Any, out: Any, x: Any) -> Any:
     return grad
 
 
-sigmoid = _op("sigmoid", "σ(x)  ·  g·σ(x)(1 − σ(x))", _sigmoid, _sigmoid_grad)
-tanh = _op("tanh", "tanh x  ·  g·(1 − tanh² x)", np.tanh, _tanh_grad)
+sigmoid = _op("sigmoid", "σ(x)  ·  g·σ(x)(1 − σ(x))", _sigmoid, _sigmoid_grad,
+              saves="output")
+tanh = _op("tanh", "tanh x  ·  g·(1 − tanh² x)", np.tanh, _tanh_grad, saves="output")
 relu = _op("relu", "max(x, 0)  ·  g·[x > 0]", lambda x: np.maximum(x, 0),
-           lambda g, out, x: g * (raw(x) > 0))
+           lambda g, out, x: g * (raw(out) > 0), saves="output")
 
 
 def _astype(x: np.ndarray, dtype: Any) -> np.ndarray:
@@ -162,7 +166,7 @@ def _astype(x: np.ndarray, dtype: Any) -> np.ndarray:
 
 
 astype = _op("astype", "x as dtype  ·  g as x's dtype", _astype,
-             lambda g, out, x, dtype: astype(g, dtype=x.dtype))
+             lambda g, out, x, dtype: astype(g, dtype=x.dtype), saves="inputs")
 
 
 # ------------------------------------------------------------------------------ reductions
@@ -195,8 +199,9 @@ def _mean(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray
 
 
 sum = _op("sum", "Σ x over axis  ·  g copied to every summed element",
-          _reduce(np.add, "Σ x over axis."), _sum_grad)
-mean = _op("mean", "Σ x / n over axis  ·  g / n to every element", _mean, _mean_grad)
+          _reduce(np.add, "Σ x over axis."), _sum_grad, saves="inputs")
+mean = _op("mean", "Σ x / n over axis  ·  g / n to every element", _mean, _mean_grad,
+           saves="inputs")
 max = _op("max", "max x over axis  ·  g to the largest (ties share)",
           _reduce(np.maximum, "The largest element along axis."), _extremum_grad)
 min = _op("min", "min x over axis  ·  g to the smallest (ties share)",
@@ -221,14 +226,15 @@ logsumexp = _op("logsumexp", "log Σ e^x over axis  ·  g·softmax(x)", _logsume
 # -------------------------------------------------------------------------- shape changes
 reshape = _op("reshape", "x in a new shape  ·  g in x's shape",
               lambda x, shape: np.reshape(x, shape),
-              lambda g, out, x, shape: g.reshape(x.shape))
+              lambda g, out, x, shape: g.reshape(x.shape), saves="inputs")
 transpose = _op("transpose", "x with axes permuted  ·  g with the inverse permutation",
                 lambda x, axes=None: np.transpose(x, axes),
                 lambda g, out, x, axes=None:
-                    transpose(g, axes=_inverse_permutation(axes, x.ndim)))
+                    transpose(g, axes=_inverse_permutation(axes, x.ndim)), saves="inputs")
 broadcast_to = _op("broadcast_to", "x repeated to shape  ·  g summed over the copies",
                    lambda x, shape: np.broadcast_to(x, shape),
                    lambda g, out, x, shape: g,  # the engine sums the copies back
+                   saves="none",
                    explain=lambda x, shape: ShapeError(
                        f"shape {np.shape(x)} cannot be broadcast to {shape}"))
 
@@ -269,10 +275,11 @@ def _scatter_add(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarra
 
 getitem = _op("getitem", "x[index]  ·  g added back at index (repeats accumulate)",
               lambda x, index: x[index],
-              lambda g, out, x, index: scatter_add(g, index=index, shape=x.shape))
+              lambda g, out, x, index: scatter_add(g, index=index, shape=x.shape),
+              saves="inputs")
 scatter_add = _op("scatter_add", "zeros(shape) with x added at index  ·  g[index]",
                   _scatter_add,
-                  lambda g, out, x, index, shape: getitem(g, index=index))
+                  lambda g, out, x, index, shape: getitem(g, index=index), saves="none")
 
 
 def _stack_forward(*xs: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -356,7 +363,7 @@ def _matmul_failure(a: Any, b: Any) -> ShapeError | None:
 
 
 matmul = _op("matmul", "A B (np.matmul)  ·  G Bᵀ, Aᵀ G", np.matmul, _matmul_grad_a, _matmul_grad_b,
-             explain=_matmul_failure)
+             explain=_matmul_failure, saves="inputs")
 
 
 # ------------------------------------------------------------------- softmax and its kin
@@ -379,7 +386,8 @@ def _softmax_grad(g: Any, out: Any, x: Any, axis: int = -1) -> Any:
     return grad
 
 
-softmax = _op("softmax", "p = e^x / Σ e^x  ·  p ∘ (g − Σ g∘p)", _softmax, _softmax_grad)
+softmax = _op("softmax", "p = e^x / Σ e^x  ·  p ∘ (g − Σ g∘p)", _softmax, _softmax_grad,
+              saves="output")
 def _log_softmax_grad(g: Any, out: Any, x: Any, axis: int = -1) -> Any:
     """g − softmax(x)·Σ g, with softmax(x) = e^out."""
     grad = exp(out)
@@ -389,7 +397,7 @@ def _log_softmax_grad(g: Any, out: Any, x: Any, axis: int = -1) -> Any:
 
 
 log_softmax = _op("log_softmax", "x − log Σ e^x  ·  g − softmax(x)·Σ g", _log_softmax,
-                  _log_softmax_grad)
+                  _log_softmax_grad, saves="output")
 
 
 def _class_targets(logits: np.ndarray, target: np.ndarray, axis: int) -> bool:
@@ -518,4 +526,4 @@ def _ce_grad_target(g: Any, out: Any, logits: Any, target: Any, axis: int = -1,
 softmax_cross_entropy = _op("softmax_cross_entropy",
                             "−Σ y log softmax(x), reduced  ·  (softmax(x)·Σy − y) · g / rows",
                             _softmax_cross_entropy,
-                            _ce_grad_logits, _ce_grad_target, residual=True)
+                            _ce_grad_logits, _ce_grad_target, residual=True, saves="inputs")

@@ -32,6 +32,9 @@ from autograd_lite.tensor import Node, Tensor, _new_tensor
 VJP = Callable[..., Any]
 
 _REGISTRY: dict[str, Op] = {}
+# What an op's VJP reads, as (inputs, output): the arrays the tape keeps for it.
+SAVES = {"both": (True, True), "inputs": (True, False), "output": (False, True),
+         "none": (False, False)}
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -45,16 +48,27 @@ class Op:
     With ``residual=True`` the forward returns ``(out, residual)`` and the VJP receives
     ``residual=...`` in a first-order backward (a cache of forward work) and ``residual=None``
     under ``create_graph=True``, where it must recompute from differentiable ops.
+
+    ``saves`` says which arrays the VJP reads, so the tape keeps only those until backward
+    (PyTorch's ``save_for_backward``): ``"both"`` (the default: inputs and output),
+    ``"inputs"``, ``"output"`` or ``"none"``; the VJP gets None for what is not saved. An add
+    saves nothing and an exp only its output, so an intermediate that no VJP needs is freed as
+    soon as the user drops it, and an in-place change to it is harmless.
     """
 
-    __slots__ = ("builtin", "doc", "explain", "forward", "name", "residual", "vjp", "vjps")
+    __slots__ = ("builtin", "doc", "explain", "forward", "name", "residual", "saves_inputs",
+                 "saves_output", "vjp", "vjps")
 
     def __init__(self, name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP | None],
                  residual: bool = False, doc: str | None = None,
                  explain: Callable[..., AutogradLiteError | None] | None = None,
-                 builtin: bool = False) -> None:
+                 builtin: bool = False, saves: str = "both") -> None:
         if not callable(forward):
             raise RegistryError(f"register_op('{name}'): forward must be callable")
+        if saves not in SAVES:
+            raise RegistryError(f"register_op('{name}'): saves must be one of "
+                                f"{', '.join(map(repr, SAVES))}, got {saves!r}")
+        self.saves_inputs, self.saves_output = SAVES[saves]
         self.name = name
         self.forward = forward
         if callable(vjp):
@@ -84,7 +98,7 @@ class Op:
 def register_op(name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP | None], *,
                 residual: bool = False, doc: str | None = None,
                 explain: Callable[..., AutogradLiteError | None] | None = None,
-                builtin: bool = False) -> Op:
+                builtin: bool = False, saves: str = "both") -> Op:
     """Register a primitive and return it, ready to call on tensors.
 
     >>> softplus = register_op("softplus", forward=lambda x: np.logaddexp(0.0, x),
@@ -98,7 +112,8 @@ def register_op(name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP 
     existing = _REGISTRY.get(name)
     if existing is not None and existing.builtin:
         raise RegistryError(f"'{name}' is a built-in op; register yours under another name")
-    op = Op(name, forward, vjp, residual=residual, doc=doc, explain=explain, builtin=builtin)
+    op = Op(name, forward, vjp, residual=residual, doc=doc, explain=explain, builtin=builtin,
+            saves=saves)
     _REGISTRY[name] = op
     return op
 
@@ -152,9 +167,11 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
         out = np.asarray(out)
     if tracked and state.grad_enabled and out.dtype.kind == "f":
         node = Node(op, attrs, tuple(parents), tuple(arrays), out, residual)
-        if state.anomaly:
-            node.origin = user_origin()
-            check_finite(out, f"forward of {node.describe()}", arrays)
+        if state.watching:
+            node.retains_grad = state.retain_all_grads
+            if state.anomaly:
+                node.origin = user_origin()
+                check_finite(out, f"forward of {node.describe()}", arrays)
         return _new_tensor(out, node)
     if state.anomaly and out.dtype.kind == "f":
         check_finite(out, f"forward of op '{op.name}' (created at {user_origin()})", arrays)

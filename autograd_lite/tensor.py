@@ -91,8 +91,9 @@ class Node:
 
     ``parents`` is aligned with the op's inputs: a :class:`Node` for an input with history,
     the :class:`Tensor` itself for a leaf or constant tensor, the raw value for a number or
-    array. ``arrays`` (the forward operands), ``out`` and ``residual`` are what the VJP reads;
-    ``free()`` drops them after the backward pass while the structure stays for drawing.
+    array. ``arrays`` (the forward operands), ``out`` and ``residual`` are what the VJP reads,
+    each kept only if the op saves it (``Op.saves``: None in its place otherwise); ``free()``
+    drops them after the backward pass while the structure stays for drawing.
     """
 
     # Every node sets the slots; the fields below them are rarely set, so they live in the
@@ -111,15 +112,13 @@ class Node:
         self.op = op
         self.attrs = attrs
         self.parents = parents
-        self.arrays = arrays
-        self.out = out
+        self.arrays = arrays if op.saves_inputs else (None,) * len(arrays)
+        self.out = out if op.saves_output else None
         if residual is not None:
             self.residual = residual
         self.shape = out.shape
         self.dtype = out.dtype
         self.seq = next(CLOCK)
-        if modes.state.retain_all_grads:
-            self.retains_grad = True
 
     @property
     def freed(self) -> bool:

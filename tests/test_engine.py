@@ -152,6 +152,41 @@ def test_backward_frees_saved_arrays_but_keeps_structure() -> None:
     assert y.node.name == "y" and y.node.freed and y.node.parents[0].shape == (50, 50)
 
 
+def test_the_tape_keeps_only_what_each_vjp_reads() -> None:
+    x = al.Tensor(rng.standard_normal((40, 40)), requires_grad=True)
+    z = x @ x  # matmul saves its inputs, not its output
+    a = z + 1.0  # add saves nothing
+    h = al.tanh(a)  # tanh saves its output only
+    probes = {"z": weakref.ref(z.data), "a": weakref.ref(a.data), "h": weakref.ref(h.data)}
+    loss = h.sum()
+    del z, a, h
+    gc.collect()
+    assert probes["z"]() is None and probes["a"]() is None
+    assert probes["h"]() is not None
+    loss.backward()
+    t = np.tanh(x.data @ x.data + 1.0)
+    expected = (1 - t * t) @ x.data.T + x.data.T @ (1 - t * t)
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("saves", ["both", "inputs", "output", "none"])
+def test_a_user_op_gets_none_for_what_it_does_not_save(saves: str) -> None:
+    seen = {}
+
+    def vjp(g, out, x):
+        seen["out"], seen["x"] = out is not None, x is not None
+        return (g * 3.0,)
+
+    triple = al.register_op("triple_under_test", lambda x: 3.0 * x, vjp, saves=saves)
+    x = al.Tensor([1.0, 2.0], requires_grad=True)
+    triple(x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+    assert (seen["x"], seen["out"]) == {"both": (True, True), "inputs": (True, False),
+                                        "output": (False, True), "none": (False, False)}[saves]
+    with pytest.raises(al.RegistryError, match="saves must be one of"):
+        al.register_op("triple_under_test", lambda x: 3.0 * x, vjp, saves="input")
+
+
 def test_non_scalar_backward_needs_a_seed() -> None:
     x = al.Tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(al.GraphError, match=r"shape \(2,\) needs a seed"):

@@ -115,6 +115,23 @@ def test_in_place_change_of_a_saved_intermediate_is_detected() -> None:
         loss.backward()
 
 
+def test_in_place_change_of_a_saved_output_is_detected() -> None:
+    x = leaf(3)
+    h = al.exp(x)  # exp's gradient is computed from its output
+    loss = (h + 1.0).sum()  # add saves nothing, so only exp reads h
+    h.data *= 2
+    with pytest.raises(al.InplaceModificationError, match="the output of op 'exp'"):
+        loss.backward()
+
+
+def test_in_place_change_of_an_array_no_vjp_reads_is_harmless() -> None:
+    x, y = leaf(3), leaf(3)
+    loss = (x + y).sum()  # add's gradient does not depend on x or y
+    x.data += 1.0
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, np.ones(3))
+
+
 def test_the_usual_update_after_backward_keeps_working() -> None:
     W = leaf(3, 2)
     X = np.random.default_rng(1).standard_normal((4, 3))

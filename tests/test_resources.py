@@ -59,8 +59,11 @@ def test_dropping_the_output_frees_everything(no_cyclic_gc) -> None:
     x = al.Tensor(np.ones((30, 30)), requires_grad=True)
     loss = al.sigmoid(x @ x).sum()
     node = weakref.ref(loss.node)
-    arrays = [weakref.ref(a) for a in loss.node.parents[0].arrays]
-    del loss
+    sigmoid = loss.node.parents[0]
+    saved = [a for a in (*sigmoid.arrays, sigmoid.out) if a is not None]
+    assert saved, "sigmoid saves its output for the VJP"
+    arrays = [weakref.ref(a) for a in saved]
+    del loss, sigmoid, saved
     assert node() is None and all(a() is None or a() is x.data for a in arrays)
 
 
