@@ -168,7 +168,8 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
     if tracked and state.grad_enabled and out.dtype.kind == "f":
         node = Node(op, attrs, tuple(parents), tuple(arrays), out, residual)
         if state.watching:
-            node.retains_grad = state.retain_all_grads
+            if state.retain_all_grads:
+                node.retains_grad = True
             if state.anomaly:
                 node.origin = user_origin()
                 check_finite(out, f"forward of {node.describe()}", arrays)
