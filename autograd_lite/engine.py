@@ -27,8 +27,6 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     elements was used once per copy, so its gradient is the sum over the copies.
     """
     lead = grad.ndim - len(shape)
-    if lead == 1 and grad.shape[1:] == shape and type(grad) is np.ndarray:  # a batch axis (bias)
-        return np.add.reduce(grad, axis=0)
     if lead < 0:
         raise ShapeError(f"a gradient of shape {grad.shape} cannot belong to an input of shape "
                          f"{shape}: it has fewer axes")
