@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from autograd_lite.errors import GraphError, InplaceModificationError, RegistryError, ShapeError
-from autograd_lite.modes import state
+from autograd_lite.modes import using_mode
 from autograd_lite.registry import check_finite
 from autograd_lite.tensor import LAST_MUTATION, Node, Tensor, _new_tensor, to_array
 
@@ -131,9 +131,9 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
             pending[node] = seed
             heappush(heap, (-node.seq, node))
     stored: set[int] = {id(seed) for _, seed in roots}
-    saved_mode, anomaly, last_mutation = state.grad_enabled, state.anomaly, LAST_MUTATION[0]
-    state.grad_enabled = create_graph
-    try:
+    last_mutation = LAST_MUTATION[0]
+    with using_mode(grad_enabled=create_graph) as mode:
+        anomaly = mode.anomaly
         node = heappop(heap)[1] if heap else None
         while node is not None:
             grad = pending.pop(node)
@@ -181,7 +181,8 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
                 if type(g) is Tensor and not create_graph:
                     g = g._data
                 target = parent if kind is Node else parent._data
-                if g.shape != target.shape or g.dtype != target.dtype:
+                # (a dtype is almost always the very same object; fit_gradient compares fully)
+                if g.shape != target.shape or g.dtype is not target.dtype:
                     g = fit_gradient(g, target.shape, target.dtype, node, position)
                 if anomaly:
                     check_finite(g, f"backward of {node.describe()} (gradient of input "
@@ -204,8 +205,6 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
                 node = heappushpop(heap, (-follow.seq, follow))[1]
             else:
                 node = heappop(heap)[1] if heap else None
-    finally:
-        state.grad_enabled = saved_mode
     for leaf, grad in leaves.items():
         if capture is not None:
             if leaf in capture:

@@ -1,41 +1,72 @@
-"""Per-thread switches of the tape: grad mode, anomaly detection, retained gradients, name hooks.
+"""The tape's switches: grad mode, anomaly detection, retained gradients, the name hook.
 
-Each thread has its own settings (like PyTorch's grad mode), so two threads can build and
-differentiate separate graphs at the same time.
+The switches in force form one immutable :class:`Mode`, held in a context variable: each thread
+starts with the defaults and has its own settings (like PyTorch's grad mode), so two threads can
+build and differentiate separate graphs at the same time, and an asyncio task's changes stay in
+that task. Every op reads the mode once (``current_mode()``, one C call); a context manager sets
+a changed copy on entry and resets the variable on exit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import threading
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar, Token
 from typing import Any
 
 
-class _ThreadState(threading.local):
-    def __init__(self) -> None:
-        self.grad_enabled: bool = True
-        self.anomaly: bool = False
-        self.retain_all_grads: bool = False
+class Mode:
+    """The settings ops run under. Immutable: change them with :func:`using_mode`."""
+
+    __slots__ = ("anomaly", "grad_enabled", "name_hook", "retain_all_grads", "watching")
+
+    def __init__(self, grad_enabled: bool = True, anomaly: bool = False,
+                 retain_all_grads: bool = False,
+                 name_hook: Callable[[Any, str], None] | None = None) -> None:
+        self.grad_enabled = grad_enabled
+        self.anomaly = anomaly
+        self.retain_all_grads = retain_all_grads
         # anomaly or retain_all_grads: the one flag the per-op path reads (the slow, debugging
         # modes are then one check away).
-        self.watching: bool = False
+        self.watching = anomaly or retain_all_grads
         # Called as hook(tensor, name) whenever a tensor is named; used by the verifier to find
         # and perturb named intermediates. None almost always.
-        self.name_hook: Callable[[Any, str], None] | None = None
+        self.name_hook = name_hook
 
-    def set_watch(self, anomaly: bool, retain_all_grads: bool) -> None:
-        self.anomaly, self.retain_all_grads = anomaly, retain_all_grads
-        self.watching = anomaly or retain_all_grads
+    def replace(self, **changes: Any) -> Mode:
+        """A copy with ``changes`` applied."""
+        fields = {"grad_enabled": self.grad_enabled, "anomaly": self.anomaly,
+                  "retain_all_grads": self.retain_all_grads, "name_hook": self.name_hook}
+        return Mode(**{**fields, **changes})
+
+    def __repr__(self) -> str:
+        return (f"Mode(grad_enabled={self.grad_enabled}, anomaly={self.anomaly}, "
+                f"retain_all_grads={self.retain_all_grads}, name_hook={self.name_hook!r})")
 
 
-state = _ThreadState()
+_MODE: ContextVar[Mode] = ContextVar("autograd_lite_mode", default=Mode())  # noqa: B039 (immutable)
+current_mode = _MODE.get  # the mode in force here, as one C call: the per-op path uses it
+
+
+@contextlib.contextmanager
+def using_mode(**changes: Any) -> Iterator[Mode]:
+    """Run the block with the current mode's ``changes`` applied, then restore the mode.
+
+    Restoring resets the variable rather than setting the old value again, so outside every
+    block it is unset and the context stays empty: NumPy reads its own context variable on
+    every ufunc call, and that read is quickest in an empty context.
+    """
+    token = _MODE.set(current_mode().replace(**changes))
+    try:
+        yield current_mode()
+    finally:
+        _MODE.reset(token)
 
 
 def is_grad_enabled() -> bool:
-    """Whether ops called in this thread record themselves on the tape."""
-    return state.grad_enabled
+    """Whether ops called here (this thread or task) record themselves on the tape."""
+    return current_mode().grad_enabled
 
 
 class set_grad_enabled(contextlib.ContextDecorator):
@@ -43,21 +74,20 @@ class set_grad_enabled(contextlib.ContextDecorator):
 
     def __init__(self, mode: bool) -> None:
         self.mode = bool(mode)
-        self._saved: list[bool] = []
+        self._tokens: list[Token[Mode]] = []
 
     def _recreate_cm(self) -> set_grad_enabled:
         # ContextDecorator reuses one instance for every call of a decorated function; a fresh
         # one per call keeps the saved modes apart when threads call it at the same time.
         fresh = copy.copy(self)
-        fresh._saved = []
+        fresh._tokens = []
         return fresh
 
     def __enter__(self) -> None:
-        self._saved.append(state.grad_enabled)
-        state.grad_enabled = self.mode
+        self._tokens.append(_MODE.set(current_mode().replace(grad_enabled=self.mode)))
 
     def __exit__(self, *exc: object) -> None:
-        state.grad_enabled = self._saved.pop()
+        _MODE.reset(self._tokens.pop())
 
 
 class no_grad(set_grad_enabled):
@@ -81,32 +111,20 @@ def detect_anomaly() -> Iterator[None]:
 
     Slow (every op checks its values and records where it was called): a debugging tool.
     """
-    saved = state.anomaly
-    state.set_watch(True, state.retain_all_grads)
-    try:
+    with using_mode(anomaly=True):
         yield
-    finally:
-        state.set_watch(saved, state.retain_all_grads)
 
 
 @contextlib.contextmanager
 def retain_grads() -> Iterator[None]:
     """Every tensor built inside keeps its gradient after ``backward()`` (as if
     ``retain_grad()`` were called on each), so graphs can show every intermediate gradient."""
-    saved = state.retain_all_grads
-    state.set_watch(state.anomaly, True)
-    try:
+    with using_mode(retain_all_grads=True):
         yield
-    finally:
-        state.set_watch(state.anomaly, saved)
 
 
 @contextlib.contextmanager
 def name_hook(hook: Callable[[Any, str], None]) -> Iterator[None]:
-    """Call ``hook(tensor, name)`` whenever a tensor is named in this thread (verifier use)."""
-    saved = state.name_hook
-    state.name_hook = hook
-    try:
+    """Call ``hook(tensor, name)`` whenever a tensor is named here (verifier use)."""
+    with using_mode(name_hook=hook):
         yield
-    finally:
-        state.name_hook = saved

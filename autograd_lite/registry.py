@@ -26,7 +26,7 @@ from autograd_lite.errors import (
     RegistryError,
     ShapeError,
 )
-from autograd_lite.modes import state
+from autograd_lite.modes import current_mode
 from autograd_lite.tensor import Node, Tensor, _new_tensor
 
 VJP = Callable[..., Any]
@@ -152,6 +152,7 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
         else:
             arrays.append(arg)
             parents.append(arg)
+    arrays = tuple(arrays)  # what the forward is called with, and what the node may keep
     try:
         out = op.forward(*arrays, **attrs) if attrs else op.forward(*arrays)
     except AutogradLiteError:
@@ -165,16 +166,17 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
         return out
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    if tracked and state.grad_enabled and out.dtype.kind == "f":
-        node = Node(op, attrs, tuple(parents), tuple(arrays), out, residual)
-        if state.watching:
-            if state.retain_all_grads:
+    mode = current_mode()
+    if tracked and mode.grad_enabled and out.dtype.kind == "f":
+        node = Node(op, attrs, tuple(parents), arrays, out, residual)
+        if mode.watching:
+            if mode.retain_all_grads:
                 node.retains_grad = True
-            if state.anomaly:
+            if mode.anomaly:
                 node.origin = user_origin()
                 check_finite(out, f"forward of {node.describe()}", arrays)
         return _new_tensor(out, node)
-    if state.anomaly and out.dtype.kind == "f":
+    if mode.anomaly and out.dtype.kind == "f":
         check_finite(out, f"forward of op '{op.name}' (created at {user_origin()})", arrays)
     return _new_tensor(out, None)
 

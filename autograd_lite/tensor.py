@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 # whose input changed after the node's own tick refuses to backpropagate (PyTorch's version
 # counter, with a single integer).
 CLOCK = itertools.count(1)
+tick = CLOCK.__next__  # the next tick
 LAST_MUTATION = [0]
 
 _KIND_NAMES = {"c": "complex", "O": "object", "U": "string", "S": "bytes", "V": "structured",
@@ -86,6 +87,11 @@ def _check_differentiable(array: np.ndarray, what: str) -> None:
         )
 
 
+# _NOTHING_SAVED[n]: n Nones, standing for the inputs of an op that saves none of them (shared,
+# so recording such an op allocates nothing for them).
+_NOTHING_SAVED = tuple((None,) * n for n in range(8))
+
+
 class Node:
     """The tape's record of one op application, and of the value it produced.
 
@@ -96,29 +102,32 @@ class Node:
     drops them after the backward pass while the structure stays for drawing.
     """
 
-    # Every node sets the slots; the fields below them are rarely set, so they live in the
-    # class as defaults and a node gets an instance dict only when one is set.
+    # Every node sets the slots (the backward pass reads each of them); the fields below them
+    # are rarely set, so they live in the class as defaults and a node gets an instance dict
+    # only when one is set.
     __slots__ = ("__dict__", "__weakref__", "arrays", "attrs", "dtype", "op", "out", "parents",
-                 "seq", "shape")
+                 "residual", "retains_grad", "seq", "shape")
     name: str | None = None
     grad: Any = None  # kept for retain_grad() and drawing
-    retains_grad = False
     mutated_at = 0  # the mutation clock's tick when its value was changed in place
     origin: str | None = None  # where user code created it, under detect_anomaly()
-    residual: Any = None  # forward work an op keeps for its VJP (see Op)
 
     def __init__(self, op: Op, attrs: Mapping[str, Any], parents: tuple[Any, ...],
                  arrays: tuple[Any, ...], out: np.ndarray, residual: Any) -> None:
         self.op = op
         self.attrs = attrs
         self.parents = parents
-        self.arrays = arrays if op.saves_inputs else (None,) * len(arrays)
+        if op.saves_inputs:
+            self.arrays = arrays
+        else:
+            n = len(arrays)
+            self.arrays = _NOTHING_SAVED[n] if n < 8 else (None,) * n
         self.out = out if op.saves_output else None
-        if residual is not None:
-            self.residual = residual
+        self.residual = residual  # forward work an op keeps for its VJP (see Op)
+        self.retains_grad = False
         self.shape = out.shape
         self.dtype = out.dtype
-        self.seq = next(CLOCK)
+        self.seq = tick()
 
     @property
     def freed(self) -> bool:
@@ -126,9 +135,7 @@ class Node:
 
     def free(self) -> None:
         """Drop the arrays saved for the VJP; keep the structure, names, shapes and grads."""
-        self.arrays = self.out = None
-        if self.residual is not None:  # only ops with a residual have one to drop
-            self.residual = None
+        self.arrays = self.out = self.residual = None
 
     def describe(self) -> str:
         """A short phrase naming this node for error messages."""
@@ -195,11 +202,11 @@ class Tensor:
         if self.requires_grad:
             _check_differentiable(array, f"Tensor{_named(self._name)}.data")
         if array is self._data:  # the array was changed in place (augmented assignment)
-            tick = LAST_MUTATION[0] = next(CLOCK)
+            now = LAST_MUTATION[0] = tick()
             if self._node is not None:
-                self._node.mutated_at = tick
+                self._node.mutated_at = now
             else:
-                self._mutated_at = tick
+                self._mutated_at = now
         self._data = array
 
     @property
@@ -242,7 +249,7 @@ class Tensor:
         self._name = value
         if self._node is not None:
             self._node.name = value
-        hook = modes.state.name_hook
+        hook = modes.current_mode().name_hook
         if hook is not None and value is not None:
             hook(self, value)
 

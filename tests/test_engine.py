@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import gc
 import threading
 import weakref
@@ -253,6 +255,42 @@ def test_two_threads_differentiate_separate_graphs_at_once() -> None:
         t.join()
     for k in (1, 2):
         np.testing.assert_allclose(results[k], 2 * (k + 1) * k * np.ones(3))
+
+
+def test_grad_mode_is_per_asyncio_task() -> None:
+    """A no_grad block held open across an await does not reach another task."""
+    recorded = {}
+
+    async def quiet(ready: asyncio.Event, done: asyncio.Event) -> None:
+        with al.no_grad():
+            ready.set()
+            await done.wait()
+            recorded["quiet"] = (al.Tensor([1.0], requires_grad=True) * 2).requires_grad
+
+    async def busy(ready: asyncio.Event, done: asyncio.Event) -> None:
+        await ready.wait()
+        recorded["busy"] = (al.Tensor([1.0], requires_grad=True) * 2).requires_grad
+        done.set()
+
+    async def main() -> None:
+        ready, done = asyncio.Event(), asyncio.Event()
+        await asyncio.gather(quiet(ready, done), busy(ready, done))
+
+    asyncio.run(main())
+    assert recorded == {"quiet": False, "busy": True}
+
+
+def test_modes_leave_the_context_empty_and_survive_errors() -> None:
+    """Every switch is undone on exit, by an exception too, and backward() restores the mode;
+    outside all blocks the mode variable is unset (NumPy's own context lookups stay fast)."""
+    x = al.Tensor([0.5, 2.0], requires_grad=True)
+    with pytest.raises(ZeroDivisionError), al.no_grad(), al.detect_anomaly():
+        raise ZeroDivisionError
+    (x * x).sum().backward()
+    with al.retain_grads():
+        al.tanh(x).sum().backward(create_graph=True)
+    assert al.is_grad_enabled()
+    assert not any(var.name == "autograd_lite_mode" for var in contextvars.copy_context())
 
 
 def test_grad_function_for_intermediates_and_leaves() -> None:
