@@ -268,41 +268,94 @@ def gradcheck(f: Callable[..., Any], *inputs: Any, eps: float | None = None,
 
 
 
+def _rank_one_direction(shape: tuple[int, ...], rng: np.random.Generator
+                        ) -> list[np.ndarray]:
+    """A random direction for an input of ``shape``, as its factors: one vector a_k per axis,
+    standing for u = a_0 ⊗ a_1 ⊗ ⋯ (u = 1 for a scalar input). Each entry has a random sign and
+    a magnitude uniform in [0.5, 1).
+
+    A wrong gradient G' ≠ G is missed only when ⟨G' − G, u⟩ = 0, a polynomial in the a_k that
+    is not identically zero: that happens with probability 0, as for a dense random u. No
+    entry of u is near 0 (each is at least 2^−ndim in size), so an error confined to a few
+    elements is never hidden by a small weight. And it takes Σ n_k random draws instead of
+    Π n_k, while ‖u‖ = Π ‖a_k‖ and ⟨G, u⟩ (a matrix-vector product per axis) come without
+    forming u.
+    """
+    factors = []
+    for n in shape:
+        a = rng.random(n)
+        a -= 0.5  # uniform in [-0.5, 0.5): the sign, then the magnitude moved to [0.5, 1)
+        a += np.copysign(0.5, a)
+        factors.append(a)
+    return factors
+
+
+def _contract(array: Any, factors: Sequence[np.ndarray]) -> float:
+    """⟨array, a_0 ⊗ a_1 ⊗ ⋯⟩, contracting one leading axis at a time."""
+    value = np.asarray(array, np.float64)
+    if value.size == 0:
+        return 0.0
+    for a in factors:
+        value = a @ value.reshape(a.size, -1)
+    return float(value.reshape(()))
+
+
+def _expand(factors: Sequence[np.ndarray], scale: float,
+            out: np.ndarray | None = None) -> np.ndarray:
+    """scale · a_0 ⊗ a_1 ⊗ ⋯ as an array, written into ``out`` if given (one pass writing it,
+    for a matrix)."""
+    if out is None:
+        out = np.empty(tuple(a.size for a in factors))
+    if not factors:
+        out[...] = scale
+    elif len(factors) == 1:
+        np.multiply(factors[0], scale, out=out)
+    else:
+        head = factors[0] * scale
+        for a in factors[1:-1]:
+            head = np.multiply.outer(head, a)
+        np.multiply.outer(head, factors[-1], out=out)
+    return out
+
+
 def _directional(f: Callable[..., Any], arrays: list[np.ndarray], analytic: list[Any],
                  positions: Sequence[int], rng: np.random.Generator, directions: int,
                  settings: dict[str, Any], seed: int | None,
                  cotangent: np.ndarray | None) -> InputCheck:
     """Compare ⟨∇f, u⟩ with (f(x + h u) − f(x − h u)) / 2h for random unit vectors u.
 
-    Each direction costs two evaluations of f and as few fresh arrays as possible (on large
-    inputs every fresh array costs page faults): u is drawn, its norm and ⟨∇f, u⟩ are BLAS dot
-    products, u is scaled in place to the step h·u/‖u‖, x + step is one new array and
-    x − step is written over the step.
+    Each input's part of u is a random rank-one tensor (:func:`_rank_one_direction`), so a
+    direction costs two evaluations of f, a few random numbers per axis and one fresh array per
+    input (on large inputs every fresh array costs page faults): the step h·u is written into
+    it and x added (x + h·u); after f's evaluation the step is written again and subtracted from
+    x in the same array (x − h·u), which is cheaper than a second array.
     """
     eps = settings["eps"]
     tape, numeric = [], []
     for _ in range(directions):
-        us = {}
-        for i in positions:  # any direction serves: uniform in [-0.5, 0.5) per element
-            u = rng.random(arrays[i].shape)
-            u -= 0.5
-            us[i] = u
-        norm = math.sqrt(sum(float(np.dot(u.reshape(-1), u.reshape(-1))) for u in us.values()))
-        norm = norm or 1.0
-        tape.append(sum(float(np.dot(np.asarray(analytic[i], np.float64).reshape(-1),
-                                     u.reshape(-1))) for i, u in us.items()) / norm)
-        shifted_up = list(arrays)
-        shifted_down = list(arrays)
-        for i, step in us.items():
-            step *= eps / norm
-            dtype = arrays[i].dtype
-            shifted_up[i] = (arrays[i] + step).astype(dtype, copy=False)
-            shifted_down[i] = np.subtract(arrays[i], step, out=step).astype(dtype, copy=False)
-        f_plus = _evaluate(f, shifted_up, seed, cotangent)
-        f_minus = _evaluate(f, shifted_down, seed, cotangent)
+        factors = {i: _rank_one_direction(arrays[i].shape, rng) for i in positions}
+        norm = math.sqrt(sum(math.prod(float(np.dot(a, a)) for a in fs)
+                             for fs in factors.values())) or 1.0
+        tape.append(sum(_contract(analytic[i], fs) for i, fs in factors.items()) / norm)
+        buffers = {i: _expand(fs, eps / norm) for i, fs in factors.items()}
+        for i, buffer in buffers.items():
+            buffer += arrays[i]
+        f_plus = _evaluate(f, _shifted(arrays, buffers), seed, cotangent)
+        for i, buffer in buffers.items():
+            _expand(factors[i], eps / norm, out=buffer)
+            np.subtract(arrays[i], buffer, out=buffer)
+        f_minus = _evaluate(f, _shifted(arrays, buffers), seed, cotangent)
         numeric.append((f_plus - f_minus) / (2 * eps))
     position = positions[0] if len(positions) == 1 else -1
     shape = arrays[position].shape if position >= 0 else ()
     label = (f"{directions} random direction(s)" if position >= 0
              else f"{directions} random direction(s) across all inputs")
     return _compare(np.array(tape), np.array(numeric), settings, position, shape, label)
+
+
+def _shifted(arrays: Sequence[np.ndarray], buffers: dict[int, np.ndarray]) -> list[np.ndarray]:
+    """The inputs with the shifted ones in place, each in its input's dtype."""
+    shifted = list(arrays)
+    for i, buffer in buffers.items():
+        shifted[i] = buffer.astype(arrays[i].dtype, copy=False)
+    return shifted

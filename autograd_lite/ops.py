@@ -454,7 +454,8 @@ def _class_positions(rows_shape: tuple[int, ...], target: np.ndarray, axis: int)
 def _softmax_cross_entropy(logits: np.ndarray, target: Any, axis: int = -1,
                            reduction: str = "mean") -> tuple[np.ndarray, np.ndarray]:
     """CE = −Σ_i y_i log softmax(x)_i per row, reduced by mean, sum or none; also returns
-    softmax(x) for the VJP. Computed through log-sum-exp, so huge logits stay finite."""
+    (e^(x − max), Σ e^(x − max)) for the VJP, whose quotient is softmax(x) (formed only if a
+    backward pass needs it). Computed through log-sum-exp, so huge logits stay finite."""
     if reduction not in _REDUCTIONS:
         raise InputValueError(f"softmax_cross_entropy: reduction must be one of {_REDUCTIONS}, "
                               f"got {reduction!r}")
@@ -467,7 +468,6 @@ def _softmax_cross_entropy(logits: np.ndarray, target: Any, axis: int = -1,
     shifted = logits - np.maximum.reduce(logits, axis=axis, keepdims=True)
     e = np.exp(shifted)
     total = np.add.reduce(e, axis=axis, keepdims=True)
-    probs = e / total
     log_total = np.log(total)
     if indices:
         rows_shape = logits.shape[:axis] + logits.shape[axis + 1:]
@@ -479,10 +479,10 @@ def _softmax_cross_entropy(logits: np.ndarray, target: Any, axis: int = -1,
         if losses.size == 0:
             raise InputValueError("softmax_cross_entropy: reduction='mean' over zero rows is "
                                   "undefined; check for an empty batch or use reduction='sum'")
-        return np.add.reduce(losses, axis=None) / losses.size, probs
+        return np.add.reduce(losses, axis=None) / losses.size, (e, total)
     if reduction == "sum":
-        return np.add.reduce(losses, axis=None), probs
-    return losses, probs
+        return np.add.reduce(losses, axis=None), (e, total)
+    return losses, (e, total)
 
 
 def _per_row(g: Any, logits: Any, axis: int, reduction: str) -> Any:
@@ -495,13 +495,13 @@ def _per_row(g: Any, logits: Any, axis: int, reduction: str) -> Any:
 
 
 def _probs_minus_target(probs: Any, target: np.ndarray, axis: int) -> Any:
-    """softmax(x)·Σy − y: the gradient of −Σ y log softmax(x) per unit of output gradient."""
+    """softmax(x)·Σy − y: the gradient of −Σ y log softmax(x) per unit of output gradient.
+    ``probs`` is a fresh result (an array is changed in place)."""
     if target.shape != probs.shape:  # class indices: y is one-hot
         positions = _class_positions(target.shape, target, axis)
         if isinstance(probs, np.ndarray):  # a first-order backward: subtract 1 in place
-            delta = probs.copy()
-            delta[positions] -= 1
-            return delta
+            probs[positions] -= 1
+            return probs
         one_hot = np.zeros(probs.shape, dtype=probs.dtype)
         one_hot[positions] = 1
         return probs - one_hot
@@ -511,7 +511,7 @@ def _probs_minus_target(probs: Any, target: np.ndarray, axis: int) -> Any:
 def _ce_grad_logits(g: Any, out: Any, logits: Any, target: Any, axis: int = -1,
                     reduction: str = "mean", residual: Any = None) -> Any:
     axis = axis % logits.ndim
-    probs = softmax(logits, axis=axis) if residual is None else residual
+    probs = softmax(logits, axis=axis) if residual is None else np.divide(*residual)
     grad = _probs_minus_target(probs, np.asarray(raw(target)), axis)
     grad *= _per_row(g, logits, axis, reduction)
     return grad

@@ -10,6 +10,7 @@ import pytest
 from helpers import assert_matches_fd
 
 import autograd_lite as al
+from autograd_lite.checking import _contract, _expand, _rank_one_direction
 
 rng = np.random.default_rng(2)
 
@@ -83,6 +84,40 @@ def test_fast_mode_catches_a_wrong_rule_and_names_the_input() -> None:
     assert [c.position for c in report.failures] == [0]
     located = report.locate()
     assert not located and located.failures[0].worst_index is not None
+
+
+@pytest.mark.parametrize("shape", [(), (7,), (5, 6), (3, 4, 2), (4, 0)])
+def test_rank_one_directions_agree_with_the_dense_direction(shape) -> None:
+    """The factored inner product and step equal the ones computed from u formed in full."""
+    factors = _rank_one_direction(shape, np.random.default_rng(3))
+    assert all(np.all((np.abs(a) >= 0.5) & (np.abs(a) < 1.0)) for a in factors)
+    dense = np.ones(())
+    for a in factors:
+        dense = np.multiply.outer(dense, a)
+    assert dense.shape == shape
+    G = rng.standard_normal(shape)
+    np.testing.assert_allclose(_contract(G, factors), np.sum(G * dense), rtol=1e-12,
+                               atol=1e-15)
+    np.testing.assert_allclose(_expand(factors, 0.5), 0.5 * dense, rtol=1e-15)
+
+
+def test_fast_mode_catches_one_wrong_element_of_a_matrix_gradient() -> None:
+    """A rank-one direction still sees an error confined to a single element: that entry of
+    u is at least 1/4 in size, so the error moves ⟨∇f, u⟩/‖u‖ by at least 2/(4·√72) ≈ 0.06,
+    more than the tolerance 1e-5 + 1e-3·|⟨∇f, u⟩|/‖u‖ ≤ 1e-5 + 1e-3·‖∇f‖ here."""
+    def wrong_vjp(g, out, x):
+        grad = 2 * x * g
+        grad[3, 4] += 2.0  # one wrong entry
+        return (grad,)
+
+    wrong = al.register_op("square_one_wrong", forward=lambda x: x * x, vjp=wrong_vjp)
+    right = rng.standard_normal(6)
+    for seed in range(5):
+        report = al.gradcheck(lambda a, b, rng: wrong(a).sum() + (b * b).sum(),
+                              rng.standard_normal((8, 9)), right, fast_mode=True, seed=seed)  # seed: another direction
+        assert not report
+        assert [c.position for c in report.failures] == [0]
+        assert report.locate().failures[0].worst_index == (3, 4)
 
 
 def test_fast_mode_checks_200k_elements_quickly() -> None:

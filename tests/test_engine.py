@@ -139,6 +139,19 @@ def test_retain_graph_allows_a_second_backward() -> None:
     np.testing.assert_allclose(x.grad, 4 * np.exp(x.data))
 
 
+def test_a_second_backward_through_cross_entropy_sees_intact_saved_values() -> None:
+    """The cross-entropy's VJP builds (ŷ − y) in place from what the forward kept: a retained
+    graph must give the same gradient again, (ŷ − y)/N each time."""
+    logits0, labels = rng.standard_normal((6, 4)), np.array([0, 3, 1, 1, 2, 0])
+    logits = al.Tensor(logits0, requires_grad=True)
+    loss = al.softmax_cross_entropy(logits, labels)
+    loss.backward(retain_graph=True)
+    loss.backward()
+    e = np.exp(logits0 - logits0.max(axis=1, keepdims=True))
+    expected = (e / e.sum(axis=1, keepdims=True) - np.eye(4)[labels]) / 6
+    np.testing.assert_allclose(logits.grad, 2 * expected, rtol=1e-12, atol=1e-15)
+
+
 def test_backward_frees_saved_arrays_but_keeps_structure() -> None:
     x = al.Tensor(rng.standard_normal((50, 50)), requires_grad=True)
     h = al.tanh(x @ x)
