@@ -115,8 +115,8 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
     a gradient has reached: every consumer of a node was created after it, so by the time a
     node is popped all of its gradient has arrived. This sorts the graph while walking it,
     iteratively, and visits only what the roots depend on. The last node a step reaches goes
-    through ``heappushpop``, which hands it straight back when it is the newest pending node:
-    a chain never sifts the heap.
+    through ``heappushpop``, which hands it straight back when it is the newest pending node,
+    or is taken directly when nothing else is pending: a chain never touches the heap.
     """
     pending: dict[Node, Any] = {}
     leaves: dict[Tensor, Any] = {}
@@ -202,7 +202,7 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
             if not retain_graph:
                 node.free()
             if follow is not None:
-                node = heappushpop(heap, (-follow.seq, follow))[1]
+                node = heappushpop(heap, (-follow.seq, follow))[1] if heap else follow
             else:
                 node = heappop(heap)[1] if heap else None
     for leaf, grad in leaves.items():

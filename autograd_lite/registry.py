@@ -166,9 +166,9 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
         return out
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    mode = current_mode()
-    if tracked and mode.grad_enabled and out.dtype.kind == "f":
-        node = Node(op, attrs, tuple(parents), arrays, out, residual)
+    mode, dtype = current_mode(), out.dtype
+    if tracked and mode.grad_enabled and dtype.kind == "f":
+        node = Node(op, attrs, tuple(parents), arrays, out, dtype, residual)
         if mode.watching:
             if mode.retain_all_grads:
                 node.retains_grad = True
@@ -176,7 +176,7 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
                 node.origin = user_origin()
                 check_finite(out, f"forward of {node.describe()}", arrays)
         return _new_tensor(out, node)
-    if mode.anomaly and out.dtype.kind == "f":
+    if mode.anomaly and dtype.kind == "f":
         check_finite(out, f"forward of op '{op.name}' (created at {user_origin()})", arrays)
     return _new_tensor(out, None)
 

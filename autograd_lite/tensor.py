@@ -113,7 +113,7 @@ class Node:
     origin: str | None = None  # where user code created it, under detect_anomaly()
 
     def __init__(self, op: Op, attrs: Mapping[str, Any], parents: tuple[Any, ...],
-                 arrays: tuple[Any, ...], out: np.ndarray, residual: Any) -> None:
+                 arrays: tuple[Any, ...], out: np.ndarray, dtype: np.dtype, residual: Any) -> None:
         self.op = op
         self.attrs = attrs
         self.parents = parents
@@ -126,7 +126,7 @@ class Node:
         self.residual = residual  # forward work an op keeps for its VJP (see Op)
         self.retains_grad = False
         self.shape = out.shape
-        self.dtype = out.dtype
+        self.dtype = dtype  # out's, which apply has already read
         self.seq = tick()
 
     @property
