@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from autograd_lite.errors import GraphError, InplaceModificationError, RegistryError, ShapeError
-from autograd_lite.modes import using_mode
+from autograd_lite.modes import current_mode, set_grad_enabled
 from autograd_lite.registry import check_finite
 from autograd_lite.tensor import LAST_MUTATION, Node, Tensor, _new_tensor, to_array
 
@@ -132,8 +132,8 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
             heappush(heap, (-node.seq, node))
     stored: set[int] = {id(seed) for _, seed in roots}
     last_mutation = LAST_MUTATION[0]
-    with using_mode(grad_enabled=create_graph) as mode:
-        anomaly = mode.anomaly
+    with set_grad_enabled(create_graph):
+        anomaly = current_mode().anomaly
         node = heappop(heap)[1] if heap else None
         while node is not None:
             grad = pending.pop(node)

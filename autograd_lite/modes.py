@@ -34,6 +34,10 @@ class Mode:
         # and perturb named intermediates. None almost always.
         self.name_hook = name_hook
 
+    def with_grad(self, enabled: bool) -> Mode:
+        """This mode with grad mode ``enabled``."""
+        return Mode(enabled, self.anomaly, self.retain_all_grads, self.name_hook)
+
     def replace(self, **changes: Any) -> Mode:
         """A copy with ``changes`` applied."""
         fields = {"grad_enabled": self.grad_enabled, "anomaly": self.anomaly,
@@ -84,7 +88,7 @@ class set_grad_enabled(contextlib.ContextDecorator):
         return fresh
 
     def __enter__(self) -> None:
-        self._tokens.append(_MODE.set(current_mode().replace(grad_enabled=self.mode)))
+        self._tokens.append(_MODE.set(current_mode().with_grad(self.mode)))
 
     def __exit__(self, *exc: object) -> None:
         _MODE.reset(self._tokens.pop())

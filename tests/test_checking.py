@@ -112,9 +112,9 @@ def test_fast_mode_catches_one_wrong_element_of_a_matrix_gradient() -> None:
 
     wrong = al.register_op("square_one_wrong", forward=lambda x: x * x, vjp=wrong_vjp)
     right = rng.standard_normal(6)
-    for seed in range(5):
+    for seed in range(5):  # each seed draws another direction (f is handed an rng it ignores)
         report = al.gradcheck(lambda a, b, rng: wrong(a).sum() + (b * b).sum(),
-                              rng.standard_normal((8, 9)), right, fast_mode=True, seed=seed)  # seed: another direction
+                              rng.standard_normal((8, 9)), right, fast_mode=True, seed=seed)
         assert not report
         assert [c.position for c in report.failures] == [0]
         assert report.locate().failures[0].worst_index == (3, 4)
