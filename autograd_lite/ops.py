@@ -451,8 +451,8 @@ def _class_positions(rows_shape: tuple[int, ...], target: np.ndarray, axis: int)
     return (*grids[:axis], target, *grids[axis:])
 
 
-def _softmax_cross_entropy(logits: np.ndarray, target: Any, axis: int = -1,
-                           reduction: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+def _softmax_cross_entropy(logits: np.ndarray, target: Any, axis: int = -1, reduction: str = "mean"
+                           ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """CE = −Σ_i y_i log softmax(x)_i per row, reduced by mean, sum or none; also returns
     (e^(x − max), Σ e^(x − max)) for the VJP, whose quotient is softmax(x) (formed only if a
     backward pass needs it). Computed through log-sum-exp, so huge logits stay finite."""

@@ -120,6 +120,27 @@ def test_fast_mode_catches_one_wrong_element_of_a_matrix_gradient() -> None:
         assert report.locate().failures[0].worst_index == (3, 4)
 
 
+def test_fast_mode_over_inputs_of_every_rank_and_dtype() -> None:
+    """A scalar, a 3-D float32 array and an empty array in one check: f always sees each input
+    in its own dtype, a right gradient passes and a wrong one is caught and named."""
+    seen = set()
+
+    def f(s, cube, empty):
+        seen.add((s.dtype, cube.dtype, empty.shape))
+        return (s * s * al.tanh(cube)).sum() + empty.sum()
+
+    inputs = (np.float64(0.7), rng.standard_normal((3, 4, 2)).astype(np.float32),
+              np.zeros((0, 3)))
+    with pytest.warns(al.GradcheckWarning):
+        assert al.gradcheck(f, *inputs, fast_mode=True)
+    assert seen == {(np.dtype(np.float64), np.dtype(np.float32), (0, 3))}
+    wrong = _square_op(lambda g, out, x: (2 * x * g + 1,))
+    with pytest.warns(al.GradcheckWarning):
+        report = al.gradcheck(lambda s, cube, empty: (s * wrong(cube)).sum(), *inputs,
+                              fast_mode=True)
+    assert [c.position for c in report.failures] == [1]
+
+
 def test_fast_mode_checks_200k_elements_quickly() -> None:
     x0 = rng.standard_normal(200_704)
     start = time.perf_counter()
