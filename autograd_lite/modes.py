@@ -53,6 +53,16 @@ _MODE: ContextVar[Mode] = ContextVar("autograd_lite_mode", default=Mode())  # no
 current_mode = _MODE.get  # the mode in force here, as one C call: the per-op path uses it
 
 
+def _restore(token: Token[Mode]) -> None:
+    """Undo the ``set`` that gave ``token``. A block left in another context than the one it
+    was entered in (a generator resumed elsewhere) cannot reset there, so the mode from before
+    the block is set there instead."""
+    try:
+        _MODE.reset(token)
+    except ValueError:
+        _MODE.set(Mode() if token.old_value is Token.MISSING else token.old_value)
+
+
 @contextlib.contextmanager
 def using_mode(**changes: Any) -> Iterator[Mode]:
     """Run the block with the current mode's ``changes`` applied, then restore the mode.
@@ -65,7 +75,7 @@ def using_mode(**changes: Any) -> Iterator[Mode]:
     try:
         yield current_mode()
     finally:
-        _MODE.reset(token)
+        _restore(token)
 
 
 def is_grad_enabled() -> bool:
@@ -91,7 +101,7 @@ class set_grad_enabled(contextlib.ContextDecorator):
         self._tokens.append(_MODE.set(current_mode().with_grad(self.mode)))
 
     def __exit__(self, *exc: object) -> None:
-        _MODE.reset(self._tokens.pop())
+        _restore(self._tokens.pop())
 
 
 class no_grad(set_grad_enabled):

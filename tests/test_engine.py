@@ -306,6 +306,21 @@ def test_modes_leave_the_context_empty_and_survive_errors() -> None:
     assert not any(var.name == "autograd_lite_mode" for var in contextvars.copy_context())
 
 
+def test_a_block_left_in_another_context_restores_the_mode_there() -> None:
+    """A generator that enters no_grad() in one context and is resumed (and finishes) in
+    another must not fail, and leaves grad mode as it was before the block."""
+    def paused():
+        with al.no_grad():
+            yield al.is_grad_enabled()
+
+    gen = paused()
+    other = contextvars.copy_context()
+    assert other.run(next, gen) is False
+    assert next(gen, "done") == "done"  # the block exits here, outside `other`
+    assert al.is_grad_enabled()
+    assert (al.Tensor([1.0], requires_grad=True) * 2).requires_grad
+
+
 def test_grad_function_for_intermediates_and_leaves() -> None:
     x = al.Tensor(rng.standard_normal(3), requires_grad=True)
     h = al.sigmoid(x)
