@@ -27,7 +27,7 @@ from autograd_lite.errors import (
     ShapeError,
 )
 from autograd_lite.modes import current_mode
-from autograd_lite.tensor import Node, Tensor, _new_tensor
+from autograd_lite.tensor import NO_SETTINGS, Node, Tensor, _new_tensor
 
 VJP = Callable[..., Any]
 
@@ -89,7 +89,8 @@ class Op:
         self.builtin = builtin
 
     def __call__(self, *args: Any, **attrs: Any) -> Any:
-        return apply(self, args, attrs)
+        # (with no settings, the node shares one empty mapping instead of keeping a fresh dict)
+        return apply(self, args, attrs or NO_SETTINGS)
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
