@@ -308,14 +308,11 @@ def _expand(factors: Sequence[np.ndarray], scale: float,
         out = np.empty(tuple(a.size for a in factors))
     if not factors:
         out[...] = scale
-    elif len(factors) == 1:
-        np.multiply(factors[0], scale, out=out)
-    else:
-        head = factors[0] * scale
-        for a in factors[1:-1]:
-            head = np.multiply.outer(head, a)
-        np.multiply.outer(head, factors[-1], out=out)
-    return out
+        return out
+    head = np.asarray(scale)
+    for a in factors[:-1]:
+        head = np.multiply.outer(head, a)
+    return np.multiply.outer(head, factors[-1], out=out)
 
 
 def _directional(f: Callable[..., Any], arrays: list[np.ndarray], analytic: list[Any],
