@@ -300,19 +300,12 @@ def _contract(array: Any, factors: Sequence[np.ndarray]) -> float:
     return float(value.reshape(()))
 
 
-def _expand(factors: Sequence[np.ndarray], scale: float,
-            out: np.ndarray | None = None) -> np.ndarray:
-    """scale · a_0 ⊗ a_1 ⊗ ⋯ as an array, written into ``out`` if given (one pass writing it,
-    for a matrix)."""
-    if out is None:
-        out = np.empty(tuple(a.size for a in factors))
-    if not factors:
-        out[...] = scale
-        return out
-    head = np.asarray(scale)
-    for a in factors[:-1]:
-        head = np.multiply.outer(head, a)
-    return np.multiply.outer(head, factors[-1], out=out)
+def _expand(factors: Sequence[np.ndarray], scale: float) -> np.ndarray:
+    """scale · a_0 ⊗ a_1 ⊗ ⋯ as a fresh float64 array (one pass writing it, for a matrix)."""
+    product = np.array(float(scale))
+    for a in factors:
+        product = np.multiply.outer(product, a)
+    return product
 
 
 def _directional(f: Callable[..., Any], arrays: list[np.ndarray], analytic: list[Any],
@@ -324,8 +317,9 @@ def _directional(f: Callable[..., Any], arrays: list[np.ndarray], analytic: list
     Each input's part of u is a random rank-one tensor (:func:`_rank_one_direction`), so a
     direction costs two evaluations of f, a few random numbers per axis and one fresh array per
     input (on large inputs every fresh array costs page faults): the step h·u is written into
-    it and x added (x + h·u); after f's evaluation the step is written again and subtracted from
-    x in the same array (x − h·u), which is cheaper than a second array.
+    it and x added (x + h·u); after f's evaluation that point is reflected through x in the same
+    array, x − ((x + h·u) − x), which is x − h·u up to the rounding of x + h·u itself (the two
+    additions cost less than writing the outer product again).
     """
     eps = settings["eps"]
     tape, numeric = [], []
@@ -338,9 +332,9 @@ def _directional(f: Callable[..., Any], arrays: list[np.ndarray], analytic: list
         for i, buffer in buffers.items():
             buffer += arrays[i]
         f_plus = _evaluate(f, _shifted(arrays, buffers), seed, cotangent)
-        for i, buffer in buffers.items():
-            _expand(factors[i], eps / norm, out=buffer)
+        for i, buffer in buffers.items():  # reflect x + h·u through x
             np.subtract(arrays[i], buffer, out=buffer)
+            buffer += arrays[i]
         f_minus = _evaluate(f, _shifted(arrays, buffers), seed, cotangent)
         numeric.append((f_plus - f_minus) / (2 * eps))
     position = positions[0] if len(positions) == 1 else -1
