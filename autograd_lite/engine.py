@@ -30,13 +30,16 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     if lead < 0:
         raise ShapeError(f"a gradient of shape {grad.shape} cannot belong to an input of shape "
                          f"{shape}: it has fewer axes")
+    trailing = grad.shape[lead:]
     axes = list(range(lead))
-    for i, (n, m) in enumerate(zip(shape, grad.shape[lead:])):
-        if n != m:
-            if n != 1:
-                raise ShapeError(f"a gradient of shape {grad.shape} cannot belong to an input "
-                                 f"of shape {shape}: the input does not broadcast to it")
-            axes.append(lead + i)
+    if trailing != shape:  # (else only leading axes were added, as for a bias over a batch)
+        for i, (n, m) in enumerate(zip(shape, trailing)):
+            if n != m:
+                if n != 1:
+                    raise ShapeError(f"a gradient of shape {grad.shape} cannot belong to an "
+                                     f"input of shape {shape}: the input does not broadcast "
+                                     "to it")
+                axes.append(lead + i)
     if axes:  # np.add.reduce is ndarray.sum without NumPy's Python-level wrapper
         grad = (np.add.reduce(grad, axis=tuple(axes)) if type(grad) is np.ndarray
                 else grad.sum(axis=tuple(axes)))
