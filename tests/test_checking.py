@@ -3,8 +3,6 @@ wrong ones at the right element."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from helpers import assert_matches_fd
@@ -141,12 +139,11 @@ def test_fast_mode_over_inputs_of_every_rank_and_dtype() -> None:
     assert [c.position for c in report.failures] == [1]
 
 
-def test_fast_mode_checks_200k_elements_quickly() -> None:
+def test_fast_mode_checks_200k_elements() -> None:
+    """(Its speed is measured in bench/, never asserted here.)"""
     x0 = rng.standard_normal(200_704)
-    start = time.perf_counter()
     report = al.gradcheck(lambda x: (al.tanh(x) * x).sum(), x0, fast_mode=True)
     assert report.passed
-    assert time.perf_counter() - start < 30  # a sanity bound only; speed is measured in bench/
 
 
 def test_sampling_losses_see_the_same_draws() -> None:

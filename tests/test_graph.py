@@ -4,7 +4,6 @@ names; the missing-`dot` error; the CLI's expression whitelist."""
 from __future__ import annotations
 
 import subprocess
-import time
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -99,16 +98,14 @@ def test_formats_from_suffix(tmp_path, suffix) -> None:
                             ".dot": b"digraph"}[suffix])
 
 
-def test_large_graph_builds_fast_and_render_asks_for_a_depth(tmp_path) -> None:
+def test_large_graph_builds_and_render_asks_for_a_depth(tmp_path) -> None:
+    """(How fast the DOT text is built is measured in bench/, never asserted here.)"""
     x = al.Tensor(np.ones(2), requires_grad=True)
     h = x
     for _ in range(10_000):
         h = al.tanh(h)
-    start = time.perf_counter()
     source = to_dot(h).source
-    elapsed = time.perf_counter() - start
     assert source.count("[label=") == 20_001
-    assert elapsed < 30  # a sanity bound; the figure is measured in bench/
     with pytest.raises(al.GraphError, match="max_depth"):
         render(h, tmp_path / "big.svg")
     render(h, tmp_path / "top.svg", max_depth=5)
