@@ -20,19 +20,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import SIZES, autograd_lite_chain, autograd_lite_net, chain_ops, net_data
-
-OPS = 1000
-
-
-def workloads() -> dict[str, tuple[Callable[[], object], int, str]]:
-    """name: (one run, units per run, what a unit is)."""
-    kinds, x0 = chain_ops(OPS), np.linspace(-1, 1, 4)
-    return {"chain": (lambda: autograd_lite_chain(x0, kinds), OPS, "op of the chain"),
-            "tiny net": (autograd_lite_net(*net_data(*SIZES["tiny"])), 1, "tiny-net step")}
+from instructions import WORKLOADS, workload
 
 
 def count(run: Callable[[], object], key: Callable[[FrameType], Any | None]
@@ -67,7 +56,8 @@ def main() -> int:
                         help="count per line of this function (e.g. engine.py:_run)")
     parser.add_argument("--top", type=int, default=12)
     args = parser.parse_args()
-    for name, (run, units, unit) in workloads().items():
+    for name, (unit, units, _) in WORKLOADS.items():
+        run = workload(name, "autograd_lite")
         if args.lines:
             def key(frame: FrameType) -> tuple[str, int] | None:
                 if by_function(frame) != args.lines:
