@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from autograd_lite.errors import GraphError, InplaceModificationError, RegistryError, ShapeError
-from autograd_lite.modes import current_mode, set_grad_enabled
+from autograd_lite.modes import current_mode, enter_grad_mode, restore_mode
 from autograd_lite.registry import check_finite
 from autograd_lite.tensor import LAST_MUTATION, Node, Tensor, _new_tensor, to_array
 
@@ -31,19 +31,21 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
         raise ShapeError(f"a gradient of shape {grad.shape} cannot belong to an input of shape "
                          f"{shape}: it has fewer axes")
     trailing = grad.shape[lead:]
-    axes = list(range(lead))
-    if trailing != shape:  # (else only leading axes were added, as for a bias over a batch)
-        for i, (n, m) in enumerate(zip(shape, trailing)):
-            if n != m:
-                if n != 1:
-                    raise ShapeError(f"a gradient of shape {grad.shape} cannot belong to an "
-                                     f"input of shape {shape}: the input does not broadcast "
-                                     "to it")
-                axes.append(lead + i)
-    if axes:  # np.add.reduce is ndarray.sum without NumPy's Python-level wrapper
-        grad = (np.add.reduce(grad, axis=tuple(axes)) if type(grad) is np.ndarray
-                else grad.sum(axis=tuple(axes)))
-    return grad.reshape(shape) if grad.shape != shape else grad
+    if trailing == shape:  # only leading axes were added (a bias over a batch)
+        return _sum(grad, tuple(range(lead))) if lead else grad
+    stretched = []
+    for i, (n, m) in enumerate(zip(shape, trailing)):
+        if n != m:
+            if n != 1:
+                raise ShapeError(f"a gradient of shape {grad.shape} cannot belong to an input "
+                                 f"of shape {shape}: the input does not broadcast to it")
+            stretched.append(lead + i)
+    return _sum(grad, (*range(lead), *stretched)).reshape(shape)
+
+
+def _sum(grad: Any, axes: tuple[int, ...]) -> Any:
+    """``grad.sum(axis=axes)``; for an ndarray, np.add.reduce skips NumPy's Python wrapper."""
+    return np.add.reduce(grad, axis=axes) if type(grad) is np.ndarray else grad.sum(axis=axes)
 
 
 def fit_gradient(grad: Any, shape: tuple[int, ...], dtype: np.dtype, node: Node,
@@ -56,7 +58,7 @@ def fit_gradient(grad: Any, shape: tuple[int, ...], dtype: np.dtype, node: Node,
             raise ShapeError(f"the VJP of {node.describe()} for input {position}: {exc}. "
                              "A VJP must return each input's gradient in that input's shape "
                              "(or in the broadcast shape).") from None
-    if grad.dtype != dtype:
+    if grad.dtype is not dtype and grad.dtype != dtype:
         from autograd_lite import ops
 
         grad = ops.astype(grad, dtype=dtype)
@@ -135,7 +137,8 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
             heappush(heap, (-node.seq, node))
     stored: set[int] = {id(seed) for _, seed in roots}
     last_mutation = LAST_MUTATION[0]
-    with set_grad_enabled(create_graph):
+    token = enter_grad_mode(create_graph)  # (set_grad_enabled's work, without its calls)
+    try:
         anomaly = current_mode().anomaly
         node = heappop(heap)[1] if heap else None
         while node is not None:
@@ -208,6 +211,8 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
                 node = heappushpop(heap, (-follow.seq, follow))[1] if heap else follow
             else:
                 node = heappop(heap)[1] if heap else None
+    finally:
+        restore_mode(token)
     for leaf, grad in leaves.items():
         if capture is not None:
             if leaf in capture:

@@ -53,7 +53,14 @@ _MODE: ContextVar[Mode] = ContextVar("autograd_lite_mode", default=Mode())  # no
 current_mode = _MODE.get  # the mode in force here, as one C call: the per-op path uses it
 
 
-def _restore(token: Token[Mode]) -> None:
+def enter_grad_mode(enabled: bool) -> Token[Mode]:
+    """Set grad mode here; :func:`restore_mode` takes the token back. What ``set_grad_enabled``
+    does on entry, for the engine, which runs once per ``backward()`` and skips the context
+    manager's object and method calls (about 0.45 µs)."""
+    return _MODE.set(current_mode().with_grad(enabled))
+
+
+def restore_mode(token: Token[Mode]) -> None:
     """Undo the ``set`` that gave ``token``. A block left in another context than the one it
     was entered in (a generator resumed elsewhere) cannot reset there, so the mode from before
     the block is set there instead."""
@@ -75,7 +82,7 @@ def using_mode(**changes: Any) -> Iterator[Mode]:
     try:
         yield current_mode()
     finally:
-        _restore(token)
+        restore_mode(token)
 
 
 def is_grad_enabled() -> bool:
@@ -98,10 +105,10 @@ class set_grad_enabled(contextlib.ContextDecorator):
         return fresh
 
     def __enter__(self) -> None:
-        self._tokens.append(_MODE.set(current_mode().with_grad(self.mode)))
+        self._tokens.append(enter_grad_mode(self.mode))
 
     def __exit__(self, *exc: object) -> None:
-        _restore(self._tokens.pop())
+        restore_mode(self._tokens.pop())
 
 
 class no_grad(set_grad_enabled):

@@ -400,14 +400,26 @@ log_softmax = _op("log_softmax", "x − log Σ e^x  ·  g − softmax(x)·Σ g",
                   _log_softmax_grad, saves="output")
 
 
+_UNSIGNED = {np.dtype(f"i{n}"): np.dtype(f"u{n}") for n in (1, 2, 4, 8)}  # native ints
+
+
+def _out_of_range(target: np.ndarray, classes: int) -> bool:
+    """Whether some class index is negative or not below ``classes``. Read as unsigned, a
+    negative index is huge, so for native signed integers one maximum finds both kinds."""
+    unsigned = _UNSIGNED.get(target.dtype)
+    if unsigned is not None:
+        return bool(np.maximum.reduce(target.view(unsigned), axis=None) >= classes)
+    return bool(np.minimum.reduce(target, axis=None) < 0
+                or np.maximum.reduce(target, axis=None) >= classes)
+
+
 def _class_targets(logits: np.ndarray, target: np.ndarray, axis: int) -> bool:
     """Validate a cross-entropy target; True for class indices, False for probabilities."""
     rows_shape = logits.shape[:axis] + logits.shape[axis + 1:]
     classes = logits.shape[axis]
     target = np.asarray(target)
     if target.shape == rows_shape and target.dtype.kind in "iu":
-        if target.size and (np.minimum.reduce(target, axis=None) < 0
-                            or np.maximum.reduce(target, axis=None) >= classes):
+        if target.size and _out_of_range(target, classes):
             bad = target[(target < 0) | (target >= classes)]
             raise InputValueError(
                 f"softmax_cross_entropy: class index {bad.flat[0]} is out of range for "
@@ -452,10 +464,11 @@ def _class_positions(rows_shape: tuple[int, ...], target: np.ndarray, axis: int)
 
 
 def _softmax_cross_entropy(logits: np.ndarray, target: Any, axis: int = -1, reduction: str = "mean"
-                           ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+                           ) -> tuple[np.ndarray, tuple[Any, ...]]:
     """CE = −Σ_i y_i log softmax(x)_i per row, reduced by mean, sum or none; also returns
-    (e^(x − max), Σ e^(x − max)) for the VJP, whose quotient is softmax(x) (formed only if a
-    backward pass needs it). Computed through log-sum-exp, so huge logits stay finite."""
+    (e^(x − max), Σ e^(x − max), the target classes' positions or None) for the VJP: the
+    quotient is softmax(x) (formed only if a backward pass needs it). Computed through
+    log-sum-exp, so huge logits stay finite."""
     if reduction not in _REDUCTIONS:
         raise InputValueError(f"softmax_cross_entropy: reduction must be one of {_REDUCTIONS}, "
                               f"got {reduction!r}")
@@ -469,20 +482,21 @@ def _softmax_cross_entropy(logits: np.ndarray, target: Any, axis: int = -1, redu
     e = np.exp(shifted)
     total = np.add.reduce(e, axis=axis, keepdims=True)
     log_total = np.log(total)
+    positions = None
     if indices:
         rows_shape = logits.shape[:axis] + logits.shape[axis + 1:]
-        picked = shifted[_class_positions(rows_shape, target, axis)]
-        losses = log_total.reshape(rows_shape) - picked
+        positions = _class_positions(rows_shape, target, axis)
+        losses = log_total.reshape(rows_shape) - shifted[positions]
     else:
         losses = -np.add.reduce(target * (shifted - log_total), axis=axis)
     if reduction == "mean":
         if losses.size == 0:
             raise InputValueError("softmax_cross_entropy: reduction='mean' over zero rows is "
                                   "undefined; check for an empty batch or use reduction='sum'")
-        return np.add.reduce(losses, axis=None) / losses.size, (e, total)
+        return np.add.reduce(losses, axis=None) / losses.size, (e, total, positions)
     if reduction == "sum":
-        return np.add.reduce(losses, axis=None), (e, total)
-    return losses, (e, total)
+        return np.add.reduce(losses, axis=None), (e, total, positions)
+    return losses, (e, total, positions)
 
 
 def _per_row(g: Any, logits: Any, axis: int, reduction: str) -> Any:
@@ -494,11 +508,13 @@ def _per_row(g: Any, logits: Any, axis: int, reduction: str) -> Any:
     return g
 
 
-def _probs_minus_target(probs: Any, target: np.ndarray, axis: int) -> Any:
+def _probs_minus_target(probs: Any, target: np.ndarray, axis: int, positions: Any) -> Any:
     """softmax(x)·Σy − y: the gradient of −Σ y log softmax(x) per unit of output gradient.
-    ``probs`` is a fresh result (an array is changed in place)."""
+    ``probs`` is a fresh result (an array is changed in place); ``positions``, the target
+    classes' fancy index if the forward kept it."""
     if target.shape != probs.shape:  # class indices: y is one-hot
-        positions = _class_positions(target.shape, target, axis)
+        if positions is None:
+            positions = _class_positions(target.shape, target, axis)
         if isinstance(probs, np.ndarray):  # a first-order backward: subtract 1 in place
             probs[positions] -= 1
             return probs
@@ -511,8 +527,12 @@ def _probs_minus_target(probs: Any, target: np.ndarray, axis: int) -> Any:
 def _ce_grad_logits(g: Any, out: Any, logits: Any, target: Any, axis: int = -1,
                     reduction: str = "mean", residual: Any = None) -> Any:
     axis = axis % logits.ndim
-    probs = softmax(logits, axis=axis) if residual is None else np.divide(*residual)
-    grad = _probs_minus_target(probs, np.asarray(raw(target)), axis)
+    if residual is None:  # (under create_graph: recomputed from differentiable ops)
+        probs, positions = softmax(logits, axis=axis), None
+    else:
+        e, total, positions = residual
+        probs = e / total
+    grad = _probs_minus_target(probs, np.asarray(raw(target)), axis, positions)
     grad *= _per_row(g, logits, axis, reduction)
     return grad
 

@@ -311,9 +311,7 @@ class Tensor:
         arrays saved for the backward pass are freed. ``create_graph=True`` records the
         backward pass itself, so the gradients can be differentiated again.
         """
-        from autograd_lite.engine import backward
-
-        backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+        engine.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self) -> Tensor:
         """A leaf tensor sharing this array, with no history and no gradient."""
@@ -515,5 +513,6 @@ def _named(name: str | None) -> str:
 
 NO_SETTINGS: Mapping[str, Any] = MappingProxyType({})
 
-from autograd_lite import ops  # noqa: E402  (ops needs Tensor; Tensor's methods need ops)
+# (imported last: ops and the engine need Tensor, and Tensor's methods need them)
+from autograd_lite import engine, ops  # noqa: E402
 from autograd_lite.registry import apply  # noqa: E402

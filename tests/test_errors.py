@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import autograd_lite as al
 
@@ -75,6 +77,28 @@ def test_ragged_lists() -> None:
 def test_bad_class_targets(labels, match) -> None:
     with pytest.raises(al.AutogradLiteError, match=match):
         al.softmax_cross_entropy(leaf(2, 3), labels)
+
+
+INTEGER_TYPES = [np.dtype(f"{order}{kind}{size}") for order in "<>" for kind in "iu"
+                 for size in (1, 2, 4, 8)]
+
+
+@settings(max_examples=60)
+@given(dtype=st.sampled_from(INTEGER_TYPES), classes=st.integers(1, 6),
+       values=st.lists(st.integers(-130, 260), min_size=1, max_size=8))
+def test_class_indices_out_of_range_are_refused_for_every_integer_type(dtype, classes,
+                                                                        values) -> None:
+    """Negative and too-large indices are refused whatever the integer type and byte order
+    (the check reads signed indices as unsigned), and valid ones give a loss."""
+    info = np.iinfo(dtype)
+    labels = np.array([v for v in values if info.min <= v <= info.max] or [0], dtype=dtype)
+    bad = (labels.astype(np.int64) < 0) | (labels.astype(np.int64) >= classes)
+    logits = leaf(len(labels), classes)
+    if bad.any():
+        with pytest.raises(al.InputValueError, match=f"class index {labels[bad][0]} is out"):
+            al.softmax_cross_entropy(logits, labels)
+    else:
+        assert np.isfinite(al.softmax_cross_entropy(logits, labels).item())
 
 
 def test_probability_targets_that_are_not_distributions_warn_and_stay_exact() -> None:
