@@ -4,9 +4,10 @@
     python bench/run.py --quick    # fewer samples
     python bench/run.py --markdown bench/RESULTS.md
 
-Timings alternate the two contenders (A B A B ...) after a warm-up, so a drifting machine affects
-both alike, and report medians. PyTorch, HIPS autograd and JAX join as extra columns where they
-are installed (pip install -e ".[bench]"); they are never required.
+Timings alternate the contenders (A B A B ...) after a warm-up, so a drifting machine affects
+both alike. Times are medians; a ratio is the median of the round-by-round ratios (each round runs
+the contenders back to back), shown with its quartiles. PyTorch, HIPS autograd and JAX join as
+extra columns where they are installed (pip install -e ".[bench]"); they are never required.
 """
 
 from __future__ import annotations
@@ -44,9 +45,27 @@ TARGETS = {"net tiny": 2.0, "net mid": 1.05, "net big": 1.03, "op overhead": 2.0
 
 
 # ------------------------------------------------------------------------------ timing
+class Timings(dict):
+    """Median seconds per call of each contender (the mapping), and each round's times."""
+
+    def __init__(self, rounds: dict[str, list[float]]) -> None:
+        super().__init__({name: statistics.median(times) for name, times in rounds.items()})
+        self.rounds = rounds
+
+    def paired_ratio(self, name: str, base: str = "numpy") -> tuple[float, float, float]:
+        """The median and quartiles of ``name``'s time over ``base``'s, round by round: the
+        two ran back to back in each round, so a machine that drifts between rounds cancels
+        out of each ratio."""
+        ratios = [a / b for a, b in zip(self.rounds[name], self.rounds[base])]
+        if len(ratios) < 2:
+            return ratios[0], ratios[0], ratios[0]
+        low, median, high = statistics.quantiles(ratios, n=4)
+        return median, low, high
+
+
 def alternate(contenders: dict[str, Callable[[], object]], samples: int, inner: int = 1,
-              warmup: int = 2) -> dict[str, float]:
-    """Median seconds per call of each contender, timed in alternation."""
+              warmup: int = 2) -> Timings:
+    """Seconds per call of each contender, timed in alternation (A B A B ...)."""
     for fn in contenders.values():
         for _ in range(warmup):
             fn()
@@ -57,7 +76,7 @@ def alternate(contenders: dict[str, Callable[[], object]], samples: int, inner: 
             for _ in range(inner):
                 fn()
             times[name].append((time.perf_counter() - start) / inner)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return Timings(times)
 
 
 # --------------------------------------------------------------------------------- the net
@@ -188,6 +207,8 @@ def measure_net(samples: int) -> dict[str, dict]:
         medians = alternate(contenders, count, inner=inner)
         calls = 20 if label != "big" else 3
         results[label] = {"medians": medians, "agreement": agreement,
+                          "ratios": {name: medians.paired_ratio(name) for name in medians
+                                     if name != "numpy"},
                           "loss": abs(float(loss_ours) - loss_np),
                           "faults": (faults_per_call(ours, calls),
                                      faults_per_call(baseline, calls))}
@@ -202,14 +223,14 @@ def bench_net(samples: int) -> list[dict]:
     no_trim = json.loads(child.stdout.splitlines()[-1])
     rows = []
     for label, result in no_trim.items():
-        medians, other = result["medians"], default[label]["medians"]
-        ratio_default = other["autograd_lite"] / other["numpy"]
+        medians, ratios = result["medians"], result["ratios"]
+        ratio_default = default[label]["ratios"]["autograd_lite"][0]
         faults, faults_default = result["faults"], default[label]["faults"]
         rows.append({"figure": f"net {label}", "numpy": medians["numpy"],
                      "ours": medians["autograd_lite"],
-                     "ratio": medians["autograd_lite"] / medians["numpy"],
-                     "peers": {k: v / medians["numpy"] for k, v in medians.items()
-                               if k not in ("numpy", "autograd_lite")},
+                     "ratio": ratios["autograd_lite"][0],
+                     "spread": ratios["autograd_lite"][1:],
+                     "peers": {k: v[0] for k, v in ratios.items() if k != "autograd_lite"},
                      "note": f"heap trimming off for both ({faults[0]:.0f} vs {faults[1]:.0f} "
                              f"page faults a step); default glibc malloc: "
                              f"{ratio_default:.2f}× ({faults_default[0]:.0f} vs "
@@ -307,9 +328,10 @@ def bench_overhead(samples: int) -> list[dict]:
     medians = alternate({"numpy": lambda: numpy_chain(x0, kinds),
                          "ours": lambda: autograd_lite_chain(x0, kinds), **peers}, samples)
     per_op_np, per_op = medians["numpy"] / 1000, medians["ours"] / 1000
+    ratio, *spread = medians.paired_ratio("ours")
     rows = [{"figure": "op overhead", "numpy": per_op_np, "ours": per_op,
-             "ratio": per_op / per_op_np,
-             "peers": {name: medians[name] / medians["numpy"] for name in peers},
+             "ratio": ratio, "spread": spread,
+             "peers": {name: medians.paired_ratio(name)[0] for name in peers},
              "note": f"{per_op * 1e6:.2f} µs per op (fwd+bwd) vs NumPy by hand "
                      f"{per_op_np * 1e6:.2f} µs"}]
 
@@ -329,8 +351,8 @@ def bench_overhead(samples: int) -> list[dict]:
     numpy_time, ours_time = deep_medians["numpy"], deep_medians["ours"]
     rows.append({"figure": "deep chain 100k", "numpy": numpy_time, "ours": ours_time,
                  "ratio": None,
-                 "peers": {name: deep_medians[name] / numpy_time for name in peers},
-                 "note": f"fwd+bwd; {ours_time / numpy_time:.2f}× NumPy by hand "
+                 "peers": {name: deep_medians.paired_ratio(name)[0] for name in peers},
+                 "note": f"fwd+bwd; {deep_medians.paired_ratio('ours')[0]:.2f}× NumPy by hand "
                          f"({numpy_time:.3f} s) in the same run (peers: × NumPy); peak traced "
                          f"memory {statistics.median(peaks) / 2**20:.0f} MiB; no recursion"})
     return rows
@@ -364,8 +386,9 @@ def bench_gradcheck(samples: int) -> list[dict]:
 
     full = alternate({"numpy": numpy_loop, "ours": lambda: al.gradcheck(loss_of_w1, W1)},
                      max(3, samples // 5), warmup=1)
+    ratio, *spread = full.paired_ratio("ours")
     rows = [{"figure": "gradcheck full 5k", "numpy": full["numpy"], "ours": full["ours"],
-             "ratio": full["ours"] / full["numpy"], "peers": {},
+             "ratio": ratio, "spread": spread, "peers": {},
              "note": "seconds; W1 of the net at N=256, (100, 50, 10): 5,000 elements"}]
     X, W1, b1, W2, b2, labels = net_data(256, 784, 256, 10)
     params = [X, W1, b1, W2, b2]
@@ -380,7 +403,7 @@ def bench_gradcheck(samples: int) -> list[dict]:
                  "ours": fast["ours"], "ratio": None, "peers": {},
                  "note": f"all 5 inputs of the net at (784, 256, 10), N=256: "
                          f"{sum(p.size for p in params[1:]):,} parameters + X; "
-                         f"{fast['ours'] / fast['numpy']:.2f}× one NumPy loss+gradient "
+                         f"{fast.paired_ratio('ours')[0]:.2f}× one NumPy loss+gradient "
                          f"({fast['numpy'] * 1e3:.2f} ms) in the same run"})
     return rows
 
@@ -508,6 +531,8 @@ def render(rows: list[dict]) -> str:
         value = figure_value(row)
         shown = f"{value:.2f}×" if row["ratio"] is not None else (
             f"{value * 1e3:.1f} ms" if value < 1 else f"{value:.2f} s")
+        if row.get("spread"):  # the quartiles of the round-by-round ratios
+            shown += " ({:.2f}–{:.2f})".format(*row["spread"])
         target = TARGETS.get(row["figure"])
         target_text = "" if target is None else (
             f"≤ {target:.2f}×" if row["ratio"] is not None else
