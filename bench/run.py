@@ -427,13 +427,16 @@ def bench_commands(samples: int) -> list[dict]:
     starts = alternate({"bare": command("-c", "pass"), "numpy": command("-c", "import numpy"),
                         "ours": command("-c", "import autograd_lite")}, samples, warmup=1)
     bare, numpy_import, ours_import = starts["bare"], starts["numpy"], starts["ours"]
+    own = statistics.quantiles([ours - numpy for ours, numpy in  # round by round
+                                zip(starts.rounds["ours"], starts.rounds["numpy"])], n=4)
     verify = alternate({"verify": command("-m", "autograd_lite.cli", "verify", "derivations")},
                        max(3, samples // 2), warmup=1)["verify"]
     return [{"figure": "import", "numpy": numpy_import - bare, "ours": ours_import - bare,
              "ratio": None, "peers": {},
              "note": f"seconds above a bare interpreter ({bare * 1e3:.0f} ms); NumPy alone "
-                     f"{(numpy_import - bare) * 1e3:.0f} ms, so autograd_lite's own "
-                     f"{(ours_import - numpy_import) * 1e3:.0f} ms; bytecode cached for "
+                     f"{(numpy_import - bare) * 1e3:.0f} ms; autograd_lite's own, round by "
+                     f"round: {own[1] * 1e3:.0f} ms (quartiles {own[0] * 1e3:.0f} to "
+                     f"{own[2] * 1e3:.0f}); bytecode cached for "
                      f"{cached} of its {len(sources)} modules; graphviz is imported only to "
                      "draw"},
             {"figure": "verify catalogue", "numpy": None, "ours": verify, "ratio": None,
