@@ -409,6 +409,12 @@ def bench_gradcheck(samples: int) -> list[dict]:
 
 
 # ------------------------------------------------------------------------- whole commands
+def bytecode_cached(source: Path) -> bool:
+    """Whether ``source`` has bytecode in __pycache__ at least as new as itself."""
+    compiled = Path(importlib.util.cache_from_source(str(source)))
+    return compiled.exists() and compiled.stat().st_mtime >= source.stat().st_mtime
+
+
 def bench_commands(samples: int) -> list[dict]:
     python = sys.executable
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -421,9 +427,7 @@ def bench_commands(samples: int) -> list[dict]:
     # on every start where PYTHONDONTWRITEBYTECODE is set and no install compiled it (pip
     # compiles a regular install; scripts/setup.sh compiles the editable one).
     sources = list((ROOT / "autograd_lite").glob("*.py"))
-    cached = sum(Path(importlib.util.cache_from_source(str(src))).exists() and
-                 Path(importlib.util.cache_from_source(str(src))).stat().st_mtime
-                 >= src.stat().st_mtime for src in sources)
+    cached = sum(map(bytecode_cached, sources))
     starts = alternate({"bare": command("-c", "pass"), "numpy": command("-c", "import numpy"),
                         "ours": command("-c", "import autograd_lite")}, samples, warmup=1)
     bare, numpy_import, ours_import = starts["bare"], starts["numpy"], starts["ours"]
