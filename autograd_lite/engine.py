@@ -164,7 +164,7 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
                 args, out = node.arrays, node.out
             if op.residual:
                 attrs = {**attrs, "residual": None if create_graph else node.residual}
-            vjps = op.vjps
+            vjps, arity = op.vjps, len(args)
             joint = None if vjps is not None else _joint_gradients(node, grad, out, args, attrs)
             follow = None  # the last node this step reaches first
             for position, parent in enumerate(parents):
@@ -180,8 +180,18 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
                         raise RegistryError(
                             f"op '{op.name}' has {len(vjps)} VJP functions for "  # type: ignore[arg-type]
                             f"{len(parents)} inputs") from None
-                    g = None if vjp is None else (vjp(grad, out, *args, **attrs) if attrs
-                                                  else vjp(grad, out, *args))
+                    if vjp is None:
+                        continue
+                    # (one and two inputs are called directly: Python then runs the VJP in
+                    # this same frame loop, without building an argument tuple)
+                    if attrs:
+                        g = vjp(grad, out, *args, **attrs)
+                    elif arity == 1:
+                        g = vjp(grad, out, args[0])
+                    elif arity == 2:
+                        g = vjp(grad, out, args[0], args[1])
+                    else:
+                        g = vjp(grad, out, *args)
                 if g is None:
                     continue
                 if type(g) is Tensor and not create_graph:

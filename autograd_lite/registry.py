@@ -27,7 +27,7 @@ from autograd_lite.errors import (
     ShapeError,
 )
 from autograd_lite.modes import current_mode
-from autograd_lite.tensor import NO_SETTINGS, Tensor, _new_tensor, new_node
+from autograd_lite.tensor import NO_SETTINGS, Node, Tensor, _new_tensor, tick
 
 VJP = Callable[..., Any]
 
@@ -37,6 +37,10 @@ SAVES = {"both": (True, True), "inputs": (True, False), "output": (False, True),
          "none": (False, False)}
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 FLOAT64 = np.dtype(np.float64)
+# _NOTHING_SAVED[n]: n Nones, standing for the inputs of an op that saves none of them (shared,
+# so recording such an op allocates nothing for them).
+_NOTHING_SAVED = tuple((None,) * n for n in range(8))
+_new_object = object.__new__  # (read once here: object.__new__ is an attribute lookup per call)
 
 
 class Op:
@@ -171,14 +175,36 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
     mode, dtype = current_mode(), out.dtype
     # (float64 by identity first: reading dtype.kind costs as much as the rest of this test)
     if tracked and mode.grad_enabled and (dtype is FLOAT64 or dtype.kind == "f"):
-        node = new_node(op, attrs, tuple(parents), arrays, out, dtype, residual)
+        # Record the node, keeping the inputs, the output and the residual only as far as the
+        # op's VJP reads them (Op.saves), then wrap the output. (Written out here rather than
+        # in helpers: this runs once per op, and a Python call costs a few hundred machine
+        # instructions.)
+        node = Node()
+        node.op = op
+        node.attrs = attrs
+        node.parents = tuple(parents)
+        if op.saves_inputs:
+            node.arrays = arrays
+        else:
+            n = len(arrays)
+            node.arrays = _NOTHING_SAVED[n] if n < 8 else (None,) * n
+        node.out = out if op.saves_output else None
+        node.residual = residual  # forward work an op keeps for its VJP (see Op)
+        node.retains_grad = False
+        node.shape = out.shape
+        node.dtype = dtype
+        node.seq = tick()
         if mode.watching:
             if mode.retain_all_grads:
                 node.retains_grad = True
             if mode.anomaly:
                 node.origin = user_origin()
                 check_finite(out, f"forward of {node.describe()}", arrays)
-        return _new_tensor(out, node)
+        tensor = _new_object(Tensor)  # (as _new_tensor(out, node), without its call)
+        tensor._data = out
+        tensor._node = node
+        tensor._requires_grad = False
+        return tensor
     if mode.anomaly and dtype.kind == "f":
         check_finite(out, f"forward of op '{op.name}' (created at {user_origin()})", arrays)
     return _new_tensor(out, None)

@@ -87,11 +87,6 @@ def _check_differentiable(array: np.ndarray, what: str) -> None:
         )
 
 
-# _NOTHING_SAVED[n]: n Nones, standing for the inputs of an op that saves none of them (shared,
-# so recording such an op allocates nothing for them).
-_NOTHING_SAVED = tuple((None,) * n for n in range(8))
-
-
 class Node:
     """The tape's record of one op application, and of the value it produced.
 
@@ -102,11 +97,22 @@ class Node:
     drops them after the backward pass while the structure stays for drawing.
     """
 
-    # Every node sets the slots (the backward pass reads each of them; new_node() fills them);
-    # the fields below them are rarely set, so they live in the class as defaults and a node
-    # gets an instance dict only when one is set.
+    # Every node sets the slots (the backward pass reads each of them; registry.apply() fills
+    # them: a bare ``Node()`` and slot assignments cost about 600 machine instructions less
+    # than a class call with arguments); the fields below them are rarely set, so they live in
+    # the class as defaults and a node gets an instance dict only when one is set.
     __slots__ = ("__dict__", "__weakref__", "arrays", "attrs", "dtype", "op", "out", "parents",
                  "residual", "retains_grad", "seq", "shape")
+    op: Op
+    attrs: Mapping[str, Any]
+    parents: tuple[Any, ...]
+    arrays: tuple[Any, ...] | None  # None once freed
+    out: np.ndarray | None
+    residual: Any
+    retains_grad: bool
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    seq: int  # the clock's tick at creation
     name: str | None = None
     grad: Any = None  # kept for retain_grad() and drawing
     mutated_at = 0  # the mutation clock's tick when its value was changed in place
@@ -128,32 +134,6 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<Node {self.describe()}>"
-
-
-def new_node(op: Op, attrs: Mapping[str, Any], parents: tuple[Any, ...], arrays: tuple[Any, ...],
-             out: np.ndarray, dtype: np.dtype, residual: Any) -> Node:
-    """Record one application of ``op``: the node keeps the inputs' ``arrays``, ``out`` and the
-    ``residual`` only as far as the op saves them (None in their place otherwise).
-
-    (Node has no ``__init__``: a bare ``Node()`` and slot assignments cost about 600 machine
-    instructions less than a class call with arguments, and this runs once per op.)
-    """
-    node = Node()
-    node.op = op
-    node.attrs = attrs
-    node.parents = parents
-    if op.saves_inputs:
-        node.arrays = arrays
-    else:
-        n = len(arrays)
-        node.arrays = _NOTHING_SAVED[n] if n < 8 else (None,) * n
-    node.out = out if op.saves_output else None
-    node.residual = residual  # forward work an op keeps for its VJP (see Op)
-    node.retains_grad = False
-    node.shape = out.shape
-    node.dtype = dtype  # out's, which the caller has already read
-    node.seq = tick()
-    return node
 
 
 def _new_tensor(data: np.ndarray, node: Node | None, requires_grad: bool = False) -> Tensor:

@@ -10,7 +10,7 @@ import weakref
 
 import numpy as np
 import pytest
-from helpers import fd_gradient, scalar_of
+from helpers import assert_matches_fd, fd_gradient, scalar_of
 
 import autograd_lite as al
 
@@ -200,6 +200,35 @@ def test_a_user_op_gets_none_for_what_it_does_not_save(saves: str) -> None:
                                         "output": (False, True), "none": (False, False)}[saves]
     with pytest.raises(al.RegistryError, match="saves must be one of"):
         al.register_op("triple_under_test", lambda x: 3.0 * x, vjp, saves="input")
+
+
+@pytest.mark.parametrize("joint", [False, True])
+@pytest.mark.parametrize("with_setting", [False, True])
+@pytest.mark.parametrize("arity", [1, 2, 3, 4])
+def test_user_ops_of_every_arity_get_their_gradients(arity: int, with_setting: bool,
+                                                     joint: bool) -> None:
+    """f(x_1, ..., x_n) = c · x_1 ∘ ... ∘ x_n, through each way the engine calls a VJP (one
+    function per input or one for all; one, two or more inputs; with or without settings),
+    against central differences."""
+    def forward(*xs, scale=2.0):
+        return scale * np.prod(np.broadcast_arrays(*xs), axis=0)
+
+    def grad_of(position):
+        def vjp(g, out, *xs, **settings):
+            others = [x for k, x in enumerate(xs) if k != position]
+            return g * forward(*others, **settings) if others else g * settings.get("scale", 2.0)
+        return vjp
+
+    if joint:
+        vjp = lambda g, out, *xs, **settings: tuple(
+            grad_of(k)(g, out, *xs, **settings) for k in range(arity))
+    else:
+        vjp = [grad_of(k) for k in range(arity)]
+    op = al.register_op(f"product_{arity}_under_test", forward, vjp)
+    settings = {"scale": -1.5} if with_setting else {}
+    shapes = [(3,), (2, 3), (1, 3), (2, 1)][:arity]
+    arrays = [rng.standard_normal(shape) for shape in shapes]
+    assert_matches_fd(lambda *xs: op(*xs, **settings), arrays)
 
 
 def test_non_scalar_backward_needs_a_seed() -> None:
