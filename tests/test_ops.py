@@ -166,6 +166,27 @@ def test_sigmoid_tails_are_exact() -> None:
     assert s[0] == 0.0 and s[3] == 1.0
 
 
+@pytest.mark.parametrize("size", [4, 64, 65, 1023, 1024, 5000])
+def test_sigmoid_is_accurate_at_every_size_and_in_both_tails(size: int) -> None:
+    """Each way the forward computes σ (small arrays, in place with either final step, the
+    overflow-safe form) against e^(−|x|)-based reference values, tails included."""
+    x = rng.uniform(-30, 30, size)
+    x[:4] = [-800.0, -720.0, 40.0, 800.0][: min(4, size)]
+    e = np.exp(-np.abs(x))
+    reference = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    # relative error about |x|·u (the exponent's rounding): at most 800·2^−52 ≈ 1.8e-13 here
+    np.testing.assert_allclose(al.sigmoid(al.Tensor(x)).data, reference, rtol=4e-13, atol=0)
+    safe = x[x > -700]  # the in-place form, without the overflow guard's fallback
+    e = np.exp(-np.abs(safe))
+    np.testing.assert_allclose(al.sigmoid(al.Tensor(safe)).data,
+                               np.where(safe >= 0, 1.0 / (1.0 + e), e / (1.0 + e)),
+                               rtol=4e-13, atol=0)
+    single = al.sigmoid(al.Tensor(safe.astype(np.float32))).data  # float32 stays float32
+    assert single.dtype == np.float32
+    np.testing.assert_allclose(single, np.where(safe >= 0, 1.0 / (1.0 + e), e / (1.0 + e)),
+                               rtol=1e-5, atol=0)
+
+
 @pytest.mark.parametrize("scale", [1e4, 1e6, 1e300])
 def test_softmax_cross_entropy_is_finite_for_huge_logits(scale: float) -> None:
     logits = al.Tensor([[scale, -scale, 0.0], [-scale, scale, 1.0]], requires_grad=True)
