@@ -119,7 +119,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     some x < −700 would overflow e^(−x), e^(−|x|) / (1 + e^(−|x|)) for x < 0.
 
     Below 1,024 elements the fixed cost of each call dominates, so the smallest element is
-    found by argmin (a quarter of the cost of a ufunc reduction at 100 elements) and inverted
+    found by argmin (about a third of the cost of a ufunc reduction at 100 elements) and inverted
     by np.reciprocal (no scalar to convert). From there on the loops' speed dominates: the
     reduction and the division have SIMD loops, which argmin (per element) and reciprocal
     lack (half the speed of dividing at 65,536 elements).
@@ -414,7 +414,7 @@ _UNSIGNED = {np.dtype(f"i{n}"): np.dtype(f"u{n}") for n in (1, 2, 4, 8)}  # nati
 def _out_of_range(target: np.ndarray, classes: int) -> bool:
     """Whether some class index is negative or not below ``classes``. Read as unsigned, a
     negative index is huge, so for native signed integers one maximum finds both kinds (found
-    by argmax: a quarter of the cost of a ufunc reduction for a batch of labels)."""
+    by argmax: about a third of the cost of a ufunc reduction for a batch of labels)."""
     unsigned = _UNSIGNED.get(target.dtype)
     if unsigned is not None:
         as_unsigned = target.view(unsigned)
