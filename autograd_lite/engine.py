@@ -215,8 +215,8 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
                     leaves[parent] = leaves[parent] + g
                 else:
                     leaves[parent] = g
-            if not retain_graph:
-                node.free()
+            if not retain_graph:  # free what the VJP read; the structure stays for drawing
+                node.arrays = node.out = node.residual = None
             if follow is not None:
                 node = heappushpop(heap, (-follow.seq, follow))[1] if heap else follow
             else:

@@ -19,7 +19,8 @@ from typing import Any
 class Mode:
     """The settings ops run under. Immutable: change them with :func:`using_mode`."""
 
-    __slots__ = ("anomaly", "grad_enabled", "name_hook", "retain_all_grads", "watching")
+    __slots__ = ("_flipped", "anomaly", "grad_enabled", "name_hook", "retain_all_grads",
+                 "watching")
 
     def __init__(self, grad_enabled: bool = True, anomaly: bool = False,
                  retain_all_grads: bool = False,
@@ -33,10 +34,15 @@ class Mode:
         # Called as hook(tensor, name) whenever a tensor is named; used by the verifier to find
         # and perturb named intermediates. None almost always.
         self.name_hook = name_hook
+        self._flipped: Mode | None = None  # with_grad's other mode, made on first use
 
     def with_grad(self, enabled: bool) -> Mode:
-        """This mode with grad mode ``enabled``."""
-        return Mode(enabled, self.anomaly, self.retain_all_grads, self.name_hook)
+        """This mode with grad mode ``enabled`` (made once: every backward() asks for it)."""
+        if enabled == self.grad_enabled:
+            return self
+        if self._flipped is None:
+            self._flipped = Mode(enabled, self.anomaly, self.retain_all_grads, self.name_hook)
+        return self._flipped
 
     def replace(self, **changes: Any) -> Mode:
         """A copy with ``changes`` applied."""

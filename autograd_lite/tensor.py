@@ -93,8 +93,8 @@ class Node:
     ``parents`` is aligned with the op's inputs: a :class:`Node` for an input with history,
     the :class:`Tensor` itself for a leaf or constant tensor, the raw value for a number or
     array. ``arrays`` (the forward operands), ``out`` and ``residual`` are what the VJP reads,
-    each kept only if the op saves it (``Op.saves``: None in its place otherwise); ``free()``
-    drops them after the backward pass while the structure stays for drawing.
+    each kept only if the op saves it (``Op.saves``: None in its place otherwise); the
+    backward pass drops them (unless ``retain_graph``) while the structure stays for drawing.
     """
 
     # Every node sets the slots (the backward pass reads each of them; registry.apply() fills
@@ -121,10 +121,6 @@ class Node:
     @property
     def freed(self) -> bool:
         return self.arrays is None
-
-    def free(self) -> None:
-        """Drop the arrays saved for the VJP; keep the structure, names, shapes and grads."""
-        self.arrays = self.out = self.residual = None
 
     def describe(self) -> str:
         """A short phrase naming this node for error messages."""

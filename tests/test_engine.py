@@ -231,6 +231,28 @@ def test_user_ops_of_every_arity_get_their_gradients(arity: int, with_setting: b
     assert_matches_fd(lambda *xs: op(*xs, **settings), arrays)
 
 
+def test_vjps_run_with_grad_mode_off_unless_create_graph() -> None:
+    """The backward pass sets grad mode (off, or on under create_graph) and keeps the other
+    settings; the mode it sets is made once per mode, so the second pass checks the reuse."""
+    seen = []
+
+    def vjp(g, out, x):
+        seen.append((al.is_grad_enabled(), al.modes.current_mode().anomaly))
+        return (g * 2.0,)
+
+    double = al.register_op("double_under_test", lambda x: 2.0 * x, vjp)
+    x = al.Tensor([1.0], requires_grad=True)
+    for _ in range(2):
+        double(x).sum().backward()
+    double(x).sum().backward(create_graph=True)
+    with al.detect_anomaly():
+        double(x).sum().backward()
+    with al.no_grad():
+        assert not al.is_grad_enabled()
+    assert seen == [(False, False), (False, False), (True, False), (False, True)]
+    assert al.is_grad_enabled()
+
+
 def test_non_scalar_backward_needs_a_seed() -> None:
     x = al.Tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(al.GraphError, match=r"shape \(2,\) needs a seed"):
