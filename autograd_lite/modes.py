@@ -40,8 +40,9 @@ class Mode:
         """This mode with grad mode ``enabled`` (made once: every backward() asks for it)."""
         if enabled == self.grad_enabled:
             return self
-        if self._flipped is None:
+        if self._flipped is None:  # (the two then point at each other)
             self._flipped = Mode(enabled, self.anomaly, self.retain_all_grads, self.name_hook)
+            self._flipped._flipped = self
         return self._flipped
 
     def replace(self, **changes: Any) -> Mode:

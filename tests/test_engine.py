@@ -251,6 +251,8 @@ def test_vjps_run_with_grad_mode_off_unless_create_graph() -> None:
         assert not al.is_grad_enabled()
     assert seen == [(False, False), (False, False), (True, False), (False, True)]
     assert al.is_grad_enabled()
+    mode = al.modes.current_mode()
+    assert mode.with_grad(True) is mode and mode.with_grad(False).with_grad(True) is mode
 
 
 def test_non_scalar_backward_needs_a_seed() -> None:
