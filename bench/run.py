@@ -146,7 +146,21 @@ def autograd_lite_net(X, W1, b1, W2, b2, labels):
     return step
 
 
+def jax_modules() -> tuple[Any, Any] | None:
+    """(jax, jax.numpy) with float64 switched on, as every other contender computes, or None
+    where JAX is not installed."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+    return jax, jnp
+
+
 def peers_net(X, W1, b1, W2, b2, labels) -> dict[str, Callable[[], object]]:
+    """One training step (loss and the gradients of all five inputs) in each peer that is
+    installed; each step returns its gradients in the order X, W1, b1, W2, b2."""
     peers: dict[str, Callable[[], object]] = {}
     try:
         import torch
@@ -161,6 +175,7 @@ def peers_net(X, W1, b1, W2, b2, labels) -> dict[str, Callable[[], object]]:
             x, w1, c1, w2, c2 = tensors
             loss = torch.nn.functional.cross_entropy(torch.sigmoid(x @ w1 + c1) @ w2 + c2, target)
             loss.backward()
+            return [t.grad for t in tensors]
 
         peers["PyTorch"] = torch_step
     except ImportError:
@@ -180,7 +195,34 @@ def peers_net(X, W1, b1, W2, b2, labels) -> dict[str, Callable[[], object]]:
         peers["HIPS autograd"] = lambda: hips_grad([X, W1, b1, W2, b2])
     except ImportError:
         pass
+    modules = jax_modules()
+    if modules is not None:
+        jax, jnp = modules
+        rows = jnp.arange(len(labels))
+
+        def jax_loss(params):
+            x, w1, c1, w2, c2 = params
+            theta = jax.nn.sigmoid(x @ w1 + c1) @ w2 + c2
+            return -jnp.mean(jax.nn.log_softmax(theta, axis=1)[rows, labels])
+
+        inputs = tuple(jnp.asarray(a) for a in (X, W1, b1, W2, b2))
+        # (JAX dispatches asynchronously: a step counts until its gradients are computed)
+        for name, gradient in (("JAX eager", jax.grad(jax_loss)),
+                               ("JAX jit", jax.jit(jax.grad(jax_loss)))):
+            peers[name] = lambda gradient=gradient: jax.block_until_ready(gradient(inputs))
     return peers
+
+
+def check_peer_gradients(peers: dict[str, Callable[[], object]], expected: tuple) -> None:
+    """Refuse to time a peer whose gradients differ from NumPy by hand's (relative to each
+    gradient's largest element: float64 sums in another order differ by about 1e-15)."""
+    for name, step in peers.items():
+        for label, got, want in zip(("X", "W1", "b1", "W2", "b2"), step(), expected):
+            got = np.asarray(got.detach() if hasattr(got, "detach") else got)
+            error = float(np.abs(got - want).max()) / float(np.abs(want).max())
+            if not error <= 1e-10:
+                raise AssertionError(f"{name}: the gradient of {label} differs from NumPy's by "
+                                     f"{error:.1e} of its largest element")
 
 
 def faults_per_call(fn: Callable[[], object], calls: int = 20) -> float:
@@ -213,8 +255,9 @@ def measure_net(samples: int) -> dict[str, dict]:
         count = samples if label != "big" else max(5, samples // 4)
         inner = 50 if label == "tiny" else 1
         baseline = numpy_net_step(*data)
-        contenders = {"numpy": baseline, "autograd_lite": ours}
-        contenders.update(peers_net(*data))
+        peers = peers_net(*data)
+        check_peer_gradients(peers, grads_np)
+        contenders = {"numpy": baseline, "autograd_lite": ours, **peers}
         medians = alternate(contenders, count, inner=inner)
         calls = 20 if label != "big" else 3
         results[label] = {"medians": medians, "agreement": agreement,
@@ -307,8 +350,10 @@ def autograd_lite_chain(x0: np.ndarray, kinds: list[str]) -> np.ndarray:
     return x.grad
 
 
-def peers_chain(x0: np.ndarray, kinds: list[str]) -> dict[str, Callable[[], object]]:
-    """The chain, forward then backward, in each peer that is installed."""
+def peers_chain(x0: np.ndarray, kinds: list[str], with_jax: bool = True
+                ) -> dict[str, Callable[[], object]]:
+    """The chain, forward then backward, in each peer that is installed (JAX only if
+    ``with_jax``)."""
     peers: dict[str, Callable[[], object]] = {}
     try:
         import torch
@@ -330,6 +375,13 @@ def peers_chain(x0: np.ndarray, kinds: list[str]) -> dict[str, Callable[[], obje
         peers["HIPS autograd"] = lambda: hips_grad(x0)
     except ImportError:
         pass
+    modules = jax_modules() if with_jax else None
+    if modules is not None:
+        jax, jnp = modules
+        jax_grad = jax.grad(lambda x: jnp.sum(chain_forward(x, kinds, jax.nn.sigmoid, jnp.tanh)))
+        x = jnp.asarray(x0)
+        for name, gradient in (("JAX eager", jax_grad), ("JAX jit", jax.jit(jax_grad))):
+            peers[name] = lambda gradient=gradient: jax.block_until_ready(gradient(x))
     return peers
 
 
@@ -360,7 +412,7 @@ def bench_overhead(samples: int) -> list[dict]:
         autograd_lite_chain(x1, deep)
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
-    peers = peers_chain(x1, deep)
+    peers = peers_chain(x1, deep, with_jax=False)  # (see DEEP_CHAIN_WITHOUT_JAX)
     deep_medians = alternate({"numpy": lambda: numpy_chain(x1, deep),
                               "ours": lambda: autograd_lite_chain(x1, deep), **peers},
                              samples=5, warmup=1)
@@ -370,8 +422,16 @@ def bench_overhead(samples: int) -> list[dict]:
                  "peers": {name: deep_medians.paired_ratio(name)[0] for name in peers},
                  "note": f"fwd+bwd; {deep_medians.paired_ratio('ours')[0]:.2f}× NumPy by hand "
                          f"({numpy_time:.3f} s) in the same run (peers: × NumPy); peak traced "
-                         f"memory {statistics.median(peaks) / 2**20:.0f} MiB; no recursion"})
+                         f"memory {statistics.median(peaks) / 2**20:.0f} MiB; no recursion"
+                         + (f"; {DEEP_CHAIN_WITHOUT_JAX}" if jax_modules() else "")})
     return rows
+
+
+# JAX joins the 1000-op chain only. On the deep chain its eager mode took 37-41 s a run here
+# (timed apart, 2026-11-22), a hundred times the other contenders, and jit compiling did not
+# finish on the peer machine.
+DEEP_CHAIN_WITHOUT_JAX = ("JAX not timed (eager: 37–41 s a run here, timed apart; jit did not "
+                          "finish compiling 100,000 ops on the peer machine)")
 
 
 # ------------------------------------------------------------------------------- gradcheck
