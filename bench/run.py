@@ -158,6 +158,14 @@ def jax_modules() -> tuple[Any, Any] | None:
     return jax, jnp
 
 
+def jax_eager_and_jit(jax: Any, gradient: Callable[[Any], Any], argument: Any
+                      ) -> dict[str, Callable[[], object]]:
+    """``gradient(argument)`` op by op and compiled, each waited for: JAX dispatches
+    asynchronously, and a call counts until its gradients are computed."""
+    return {name: (lambda run=run: jax.block_until_ready(run(argument)))
+            for name, run in (("JAX eager", gradient), ("JAX jit", jax.jit(gradient)))}
+
+
 def peers_net(X, W1, b1, W2, b2, labels) -> dict[str, Callable[[], object]]:
     """One training step (loss and the gradients of all five inputs) in each peer that is
     installed; each step returns its gradients in the order X, W1, b1, W2, b2."""
@@ -206,10 +214,7 @@ def peers_net(X, W1, b1, W2, b2, labels) -> dict[str, Callable[[], object]]:
             return -jnp.mean(jax.nn.log_softmax(theta, axis=1)[rows, labels])
 
         inputs = tuple(jnp.asarray(a) for a in (X, W1, b1, W2, b2))
-        # (JAX dispatches asynchronously: a step counts until its gradients are computed)
-        for name, gradient in (("JAX eager", jax.grad(jax_loss)),
-                               ("JAX jit", jax.jit(jax.grad(jax_loss)))):
-            peers[name] = lambda gradient=gradient: jax.block_until_ready(gradient(inputs))
+        peers.update(jax_eager_and_jit(jax, jax.grad(jax_loss), inputs))
     return peers
 
 
@@ -379,9 +384,7 @@ def peers_chain(x0: np.ndarray, kinds: list[str], with_jax: bool = True
     if modules is not None:
         jax, jnp = modules
         jax_grad = jax.grad(lambda x: jnp.sum(chain_forward(x, kinds, jax.nn.sigmoid, jnp.tanh)))
-        x = jnp.asarray(x0)
-        for name, gradient in (("JAX eager", jax_grad), ("JAX jit", jax.jit(jax_grad))):
-            peers[name] = lambda gradient=gradient: jax.block_until_ready(gradient(x))
+        peers.update(jax_eager_and_jit(jax, jax_grad, jnp.asarray(x0)))
     return peers
 
 
@@ -428,7 +431,7 @@ def bench_overhead(samples: int) -> list[dict]:
 
 
 # JAX joins the 1000-op chain only. On the deep chain its eager mode took 37-41 s a run here
-# (timed apart, 2026-11-22), a hundred times the other contenders, and jit compiling did not
+# (timed apart, 2026-11-22), over a hundred times NumPy by hand, and jit compiling did not
 # finish on the peer machine.
 DEEP_CHAIN_WITHOUT_JAX = ("JAX not timed (eager: 37–41 s a run here, timed apart; jit did not "
                           "finish compiling 100,000 ops on the peer machine)")
