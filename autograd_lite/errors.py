@@ -31,6 +31,11 @@ class InputIndexError(InputValueError, IndexError):
     """An index out of bounds, or of a type that cannot index."""
 
 
+class SignatureError(AutogradLiteError, TypeError):
+    """A call whose arguments do not match the op's signature (an unknown keyword, a ufunc
+    option such as ``out=``, too many positional arguments)."""
+
+
 class GraphError(AutogradLiteError, RuntimeError):
     """Misuse of the tape: backward through a freed graph, of a tensor with no history, of a
     non-scalar without a seed gradient."""

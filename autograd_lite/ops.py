@@ -174,7 +174,7 @@ def _astype(x: np.ndarray, dtype: Any) -> np.ndarray:
 
 
 astype = _op("astype", "x as dtype  ·  g as x's dtype", _astype,
-             lambda g, out, x, dtype: astype(g, dtype=x.dtype), saves="inputs")
+             lambda g, out, x, dtype: astype(g, dtype=x.dtype), saves="inputs", inputs=1)
 
 
 # ------------------------------------------------------------------------------ reductions
@@ -234,7 +234,7 @@ logsumexp = _op("logsumexp", "log Σ e^x over axis  ·  g·softmax(x)", _logsume
 # -------------------------------------------------------------------------- shape changes
 reshape = _op("reshape", "x in a new shape  ·  g in x's shape",
               lambda x, shape: np.reshape(x, shape),
-              lambda g, out, x, shape: g.reshape(x.shape), saves="inputs")
+              lambda g, out, x, shape: g.reshape(x.shape), saves="inputs", inputs=1)
 transpose = _op("transpose", "x with axes permuted  ·  g with the inverse permutation",
                 lambda x, axes=None: np.transpose(x, axes),
                 lambda g, out, x, axes=None:
@@ -242,7 +242,7 @@ transpose = _op("transpose", "x with axes permuted  ·  g with the inverse permu
 broadcast_to = _op("broadcast_to", "x repeated to shape  ·  g summed over the copies",
                    lambda x, shape: np.broadcast_to(x, shape),
                    lambda g, out, x, shape: g,  # the engine sums the copies back
-                   saves="none",
+                   saves="none", inputs=1,
                    explain=lambda x, shape: ShapeError(
                        f"shape {np.shape(x)} cannot be broadcast to {shape}"))
 
@@ -284,10 +284,11 @@ def _scatter_add(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarra
 getitem = _op("getitem", "x[index]  ·  g added back at index (repeats accumulate)",
               lambda x, index: x[index],
               lambda g, out, x, index: scatter_add(g, index=index, shape=x.shape),
-              saves="inputs")
+              saves="inputs", inputs=1)
 scatter_add = _op("scatter_add", "zeros(shape) with x added at index  ·  g[index]",
                   _scatter_add,
-                  lambda g, out, x, index, shape: getitem(g, index=index), saves="none")
+                  lambda g, out, x, index, shape: getitem(g, index=index), saves="none",
+                  inputs=1)
 
 
 def _stack_forward(*xs: np.ndarray, axis: int = 0) -> np.ndarray:

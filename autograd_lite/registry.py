@@ -10,6 +10,7 @@ backward hands the rule NumPy arrays and pays nothing for graph building, while
 
 from __future__ import annotations
 
+import inspect
 import os
 import traceback
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from autograd_lite.errors import (
     InputValueError,
     RegistryError,
     ShapeError,
+    SignatureError,
 )
 from autograd_lite.modes import current_mode
 from autograd_lite.tensor import NO_SETTINGS, Node, Tensor, _new_tensor, tick
@@ -41,6 +43,10 @@ FLOAT64 = np.dtype(np.float64)
 # so recording such an op allocates nothing for them).
 _NOTHING_SAVED = tuple((None,) * n for n in range(8))
 _new_object = object.__new__  # (read once here: object.__new__ is an attribute lookup per call)
+_MISSING = object()  # an input not (yet) given, while binding a call
+# A ufunc's own options, which mean nothing on a tape (the output array, a mask, a cast).
+_UFUNC_KEYWORDS = frozenset({"out", "where", "dtype", "casting", "order", "subok", "signature",
+                             "extobj"})
 
 
 class Op:
@@ -61,13 +67,14 @@ class Op:
     soon as the user drops it, and an in-place change to it is harmless.
     """
 
-    __slots__ = ("builtin", "doc", "explain", "forward", "name", "residual", "saves_inputs",
-                 "saves_output", "vjp", "vjps")
+    __slots__ = ("arity", "builtin", "doc", "explain", "forward", "inputs", "name", "positional",
+                 "required", "residual", "saves_inputs", "saves_output", "settings", "signature",
+                 "takes_any_setting", "vjp", "vjps")
 
     def __init__(self, name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP | None],
                  residual: bool = False, doc: str | None = None,
                  explain: Callable[..., AutogradLiteError | None] | None = None,
-                 builtin: bool = False, saves: str = "both") -> None:
+                 builtin: bool = False, saves: str = "both", inputs: int | None = None) -> None:
         if not callable(forward):
             raise RegistryError(f"register_op('{name}'): forward must be callable")
         if saves not in SAVES:
@@ -92,10 +99,117 @@ class Op:
         self.doc = doc if doc is not None else own_doc or None
         self.explain = explain
         self.builtin = builtin
+        self._read_signature(forward, inputs)
+
+    def _read_signature(self, forward: Callable[..., Any], count: int | None) -> None:
+        """Split the forward's parameters into inputs and settings (see :meth:`bind`): the
+        first ``count`` positional parameters are inputs, or, with no count, those without a
+        default."""
+        if isinstance(forward, np.ufunc):
+            names = ("x",) if forward.nin == 1 else ("x", "y") if forward.nin == 2 else tuple(
+                f"x{i + 1}" for i in range(forward.nin))
+            parameters = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY) for n in names]
+            signature: inspect.Signature | None = inspect.Signature(parameters)
+        else:
+            try:
+                signature = inspect.signature(forward)
+            except (TypeError, ValueError):  # a callable Python cannot introspect
+                signature = None
+            else:  # shown in messages and help(): names and defaults, not annotations
+                signature = signature.replace(
+                    parameters=[p.replace(annotation=p.empty)
+                                for p in signature.parameters.values()],
+                    return_annotation=inspect.Signature.empty)
+        inputs: list[str] = []
+        positional: list[str] = []
+        settings: list[str] = []
+        required: list[str] = []
+        self.takes_any_setting = signature is None
+        self.arity = -1  # inputs are variadic (or unknown)
+        if signature is not None:
+            for p in signature.parameters.values():
+                if p.kind is p.VAR_POSITIONAL:
+                    inputs.append("*" + p.name)
+                elif p.kind is p.VAR_KEYWORD:
+                    self.takes_any_setting = True
+                elif p.kind is not p.KEYWORD_ONLY and (
+                        len(inputs) < count if count is not None else p.default is p.empty):
+                    inputs.append(p.name)
+                else:
+                    settings.append(p.name)
+                    if p.default is p.empty:
+                        required.append(p.name)
+                    if p.kind is not p.KEYWORD_ONLY and not any(i[0] == "*" for i in inputs):
+                        positional.append(p.name)
+            if not any(i[0] == "*" for i in inputs):
+                self.arity = len(inputs)
+        self.signature = signature
+        self.inputs, self.positional = tuple(inputs), tuple(positional)
+        self.settings, self.required = frozenset(settings), frozenset(required)
+
+    @property
+    def __signature__(self) -> inspect.Signature | None:  # what inspect.signature(op) shows
+        return self.signature
 
     def __call__(self, *args: Any, **attrs: Any) -> Any:
-        # (with no settings, the node shares one empty mapping instead of keeping a fresh dict)
+        # The common calls (inputs by position, settings by keyword) go straight to apply;
+        # with no settings, the node shares one empty mapping instead of keeping a fresh dict.
+        if len(args) == self.arity and (not attrs or attrs.keys() <= self.settings) and (
+                not self.required or self.required <= attrs.keys()):
+            return apply(self, args, attrs or NO_SETTINGS)
+        args, attrs = self.bind(args, attrs)
         return apply(self, args, attrs or NO_SETTINGS)
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]
+             ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Match a call's arguments to the op's signature, as NumPy does for its functions.
+
+        The forward's parameters without a default are the op's inputs (what it differentiates
+        and what may be tensors); those with a default are settings (``axis``, ``keepdims``),
+        taken by keyword or, after the inputs, by position: ``sum(x, 0)`` is
+        ``sum(x, axis=0)``. Anything else is refused with the op's signature.
+        """
+        if self.arity < 0:  # variadic inputs: settings only by keyword
+            inputs, extra = args, ()
+        else:
+            inputs, extra = args[:self.arity], args[self.arity:]
+        if len(extra) > len(self.positional):
+            raise self._refusal(f"takes {self.arity} input(s) and at most "
+                                f"{len(self.positional)} setting(s) by position, but "
+                                f"{len(args)} positional arguments were given")
+        attrs = dict(zip(self.positional, extra))
+        filled = list(inputs)
+        for key, value in kwargs.items():
+            if key in attrs:
+                raise self._refusal(f"got two values for '{key}'")
+            if key in self.settings or (self.takes_any_setting and key not in self.inputs):
+                attrs[key] = value
+            elif key in self.inputs and self.arity >= 0:
+                position = self.inputs.index(key)
+                while len(filled) <= position:
+                    filled.append(_MISSING)
+                if filled[position] is not _MISSING:
+                    raise self._refusal(f"got two values for input '{key}'")
+                filled[position] = value
+            elif key in _UFUNC_KEYWORDS:
+                raise self._refusal(f"'{key}=' is a NumPy ufunc option that a tape cannot "
+                                    "record; call the op without it (cast with .astype(...) "
+                                    "afterwards, select with where(...), assign the result)")
+            else:
+                raise self._refusal(f"got an unexpected argument '{key}'")
+        missing = [name for name, value in zip(self.inputs, filled) if value is _MISSING]
+        if self.arity >= 0 and len(filled) < self.arity:
+            missing += list(self.inputs[len(filled):])
+        if missing:
+            raise self._refusal(f"missing input(s) {', '.join(map(repr, missing))}")
+        if not self.required <= attrs.keys():
+            absent = ", ".join(sorted(self.required - attrs.keys()))
+            raise self._refusal(f"missing setting(s) {absent}")
+        return tuple(filled), attrs
+
+    def _refusal(self, why: str) -> SignatureError:
+        shown = f"{self.name}{self.signature}" if self.signature is not None else self.name
+        return SignatureError(f"{self.name}: {why}. Signature: {shown}")
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
@@ -104,14 +218,17 @@ class Op:
 def register_op(name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP | None], *,
                 residual: bool = False, doc: str | None = None,
                 explain: Callable[..., AutogradLiteError | None] | None = None,
-                builtin: bool = False, saves: str = "both") -> Op:
+                builtin: bool = False, saves: str = "both", inputs: int | None = None) -> Op:
     """Register a primitive and return it, ready to call on tensors.
 
     >>> softplus = register_op("softplus", forward=lambda x: np.logaddexp(0.0, x),
     ...                        vjp=lambda g, out, x: (g * sigmoid(x),))
 
-    Registering a name again replaces a user op (so a notebook cell can be re-run); built-in
-    names are refused.
+    The forward's signature is the op's: its parameters without a default are the inputs
+    (what may be tensors, and what the VJPs differentiate), the others are settings, passed by
+    keyword or after the inputs by position (``inputs=`` gives the count of inputs when a
+    setting has no default, as ``reshape(x, shape)``). Registering a name again replaces a user
+    op (so a notebook cell can be re-run); built-in names are refused.
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise RegistryError(f"op names must be Python identifiers, got {name!r}")
@@ -119,7 +236,7 @@ def register_op(name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP 
     if existing is not None and existing.builtin:
         raise RegistryError(f"'{name}' is a built-in op; register yours under another name")
     op = Op(name, forward, vjp, residual=residual, doc=doc, explain=explain, builtin=builtin,
-            saves=saves)
+            saves=saves, inputs=inputs)
     _REGISTRY[name] = op
     return op
 
