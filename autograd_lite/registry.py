@@ -32,6 +32,7 @@ from autograd_lite.modes import current_mode
 from autograd_lite.tensor import NO_SETTINGS, Node, Tensor, _new_tensor, tick
 
 VJP = Callable[..., Any]
+JVP = Callable[..., Any]
 
 _REGISTRY: dict[str, Op] = {}
 # What an op's VJP reads, as (inputs, output): the arrays the tape keeps for it.
@@ -65,16 +66,20 @@ class Op:
     ``"inputs"``, ``"output"`` or ``"none"``; the VJP gets None for what is not saved. An add
     saves nothing and an exp only its output, so an intermediate that no VJP needs is freed as
     soon as the user drops it, and an in-place change to it is harmless.
+
+    ``jvp`` is the forward-mode rule, beside the VJP (see ``__init__``), and the forward's
+    signature is the op's (see :meth:`bind`).
     """
 
-    __slots__ = ("arity", "builtin", "doc", "explain", "forward", "inputs", "name", "positional",
-                 "required", "residual", "saves_inputs", "saves_output", "settings", "signature",
-                 "takes_any_setting", "vjp", "vjps")
+    __slots__ = ("arity", "builtin", "doc", "explain", "forward", "inputs", "jvp", "jvps", "name",
+                 "positional", "required", "residual", "saves_inputs", "saves_output", "settings",
+                 "signature", "takes_any_setting", "vjp", "vjps")
 
     def __init__(self, name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP | None],
                  residual: bool = False, doc: str | None = None,
                  explain: Callable[..., AutogradLiteError | None] | None = None,
-                 builtin: bool = False, saves: str = "both", inputs: int | None = None) -> None:
+                 builtin: bool = False, saves: str = "both", inputs: int | None = None,
+                 jvp: JVP | Sequence[JVP | None] | None = None) -> None:
         if not callable(forward):
             raise RegistryError(f"register_op('{name}'): forward must be callable")
         if saves not in SAVES:
@@ -94,6 +99,21 @@ class Op:
                     "(one per input, None for an input without gradient)"
                 )
             self.vjp, self.vjps = None, vjps
+        # The JVP, in the same two forms: one function ``jvp(tangents, out, *inputs,
+        # **settings)`` taking a tuple of input tangents (None for an input without one), or one
+        # function per input, ``jvp_i(t, out, *inputs, **settings)``, each giving input i's
+        # contribution to the output's tangent (the contributions are summed; each may have
+        # the broadcast shape). None: the op has no forward-mode rule.
+        if jvp is None or callable(jvp):
+            self.jvp: JVP | None = jvp
+            self.jvps: tuple[JVP | None, ...] | None = None
+        else:
+            jvps = tuple(jvp)
+            if not all(f is None or callable(f) for f in jvps):
+                raise RegistryError(
+                    f"register_op('{name}'): jvp must be a function or a sequence of functions "
+                    "(one per input, None for an input without a tangent)")
+            self.jvp, self.jvps = None, jvps
         self.residual = residual
         own_doc = None if isinstance(forward, np.ufunc) else (forward.__doc__ or "").strip()
         self.doc = doc if doc is not None else own_doc or None
@@ -218,11 +238,13 @@ class Op:
 def register_op(name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP | None], *,
                 residual: bool = False, doc: str | None = None,
                 explain: Callable[..., AutogradLiteError | None] | None = None,
-                builtin: bool = False, saves: str = "both", inputs: int | None = None) -> Op:
+                builtin: bool = False, saves: str = "both", inputs: int | None = None,
+                jvp: JVP | Sequence[JVP | None] | None = None) -> Op:
     """Register a primitive and return it, ready to call on tensors.
 
     >>> softplus = register_op("softplus", forward=lambda x: np.logaddexp(0.0, x),
-    ...                        vjp=lambda g, out, x: (g * sigmoid(x),))
+    ...                        vjp=lambda g, out, x: (g * sigmoid(x),),
+    ...                        jvp=lambda tangents, out, x: tangents[0] * sigmoid(x))
 
     The forward's signature is the op's: its parameters without a default are the inputs
     (what may be tensors, and what the VJPs differentiate), the others are settings, passed by
@@ -236,7 +258,7 @@ def register_op(name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP 
     if existing is not None and existing.builtin:
         raise RegistryError(f"'{name}' is a built-in op; register yours under another name")
     op = Op(name, forward, vjp, residual=residual, doc=doc, explain=explain, builtin=builtin,
-            saves=saves, inputs=inputs)
+            saves=saves, inputs=inputs, jvp=jvp)
     _REGISTRY[name] = op
     return op
 
