@@ -70,3 +70,53 @@ def assert_matches_fd(fn: Callable[..., al.Tensor], arrays: list[np.ndarray],
         scale = max(1.0, float(np.abs(numeric).max(initial=0)))
         err = float(np.abs(tape[i] - numeric).max(initial=0)) / scale
         assert err < tol, f"input {i}: relative error {err:.3g} (tape {tape[i]}, fd {numeric})"
+
+
+def jvp_of_rule(op: al.Op, arrays: list[np.ndarray], tangents: list[np.ndarray | None],
+                **settings: object) -> np.ndarray:
+    """The output tangent that ``op``'s JVP rule gives for these input tangents (None: that input
+    has no tangent), called directly on arrays (no forward-mode engine involved)."""
+    with al.no_grad():
+        out = op(*[al.Tensor(a) for a in arrays], **settings).data
+    if op.jvp is not None:
+        result = op.jvp(tuple(tangents), out, *arrays, **settings)
+        total = np.zeros(out.shape) if result is None else np.asarray(al.tensor.raw(result))
+    else:
+        assert op.jvps is not None, f"op '{op.name}' has no JVP rule"
+        total = np.zeros(out.shape)
+        for rule, t in zip(op.jvps, tangents):
+            if t is not None and rule is not None:
+                total = total + np.asarray(al.tensor.raw(rule(t, out, *arrays, **settings)))
+    return np.broadcast_to(total, out.shape)
+
+
+def assert_jvp_matches_fd(op: al.Op, arrays: list[np.ndarray], seed: int = 0,
+                          **settings: object) -> None:
+    """``op``'s JVP rule, for random tangents on every float input, equals the central difference
+    (f(x + h t) − f(x − h t)) / 2h (float64; error O(h²) ≈ 1e-10 of the function's scale), and
+    satisfies the transposition identity ⟨JVP(t), u⟩ = ⟨t, VJP(u)⟩ against the tape."""
+    rng = np.random.default_rng(seed)
+    base = [np.array(a, dtype=np.float64) if np.asarray(a).dtype.kind == "f" else a
+            for a in arrays]
+    tangents = [rng.standard_normal(np.shape(a)) if np.asarray(a).dtype.kind == "f" else None
+                for a in base]
+    jvp = jvp_of_rule(op, base, tangents, **settings)
+    h = np.finfo(np.float64).eps ** (1 / 3)
+
+    def at(sign: float) -> np.ndarray:
+        moved = [a if t is None else a + sign * h * t for a, t in zip(base, tangents)]
+        with al.no_grad():
+            return np.asarray(op(*[al.Tensor(m) for m in moved], **settings).data, np.float64)
+
+    numeric = (at(1.0) - at(-1.0)) / (2 * h)
+    scale = max(1.0, float(np.abs(numeric).max(initial=0)))
+    err = float(np.abs(jvp - numeric).max(initial=0)) / scale
+    assert err < 1e-6, f"{op.name}: JVP off by {err:.3g} (rule {jvp}, central difference {numeric})"
+    # ⟨JVP(t), u⟩ = ⟨t, VJP(u)⟩: the rule is the transpose of the tape's VJP
+    tensors = [al.Tensor(a, requires_grad=t is not None) for a, t in zip(base, tangents)]
+    out = op(*tensors, **settings)
+    u = rng.standard_normal(out.shape)
+    out.backward(u)
+    left = float(np.sum(jvp * u))
+    right = float(sum(np.sum(t * x.grad) for t, x in zip(tangents, tensors) if t is not None))
+    assert abs(left - right) <= 1e-8 * max(1.0, abs(left), abs(right)), (op.name, left, right)
