@@ -62,7 +62,7 @@ from autograd_lite.ops import (
     tanh,
     transpose,
 )
-from autograd_lite.registry import Op, get_op, list_ops, register_op
+from autograd_lite.registry import Op, get_op, list_ops, op_families, register_op
 from autograd_lite.tensor import Tensor
 
 __version__ = "0.1.0"
@@ -74,7 +74,7 @@ __all__ = [
     "ShapeError", "TargetWarning", "Tensor", "abs", "add", "astype", "broadcast_to",
     "concatenate", "detect_anomaly", "div", "enable_grad", "exp", "get_op", "getitem", "grad",
     "gradcheck", "is_grad_enabled", "list_ops", "log", "log_softmax", "logsumexp", "matmul",
-    "max", "mean", "min", "mul", "neg", "no_grad", "numerical_grad", "pow", "register_op",
-    "relu", "reshape", "retain_grads", "scatter_add", "set_grad_enabled", "sigmoid", "softmax",
+    "max", "mean", "min", "mul", "neg", "no_grad", "numerical_grad", "op_families", "pow",
+    "register_op", "relu", "reshape", "retain_grads", "scatter_add", "set_grad_enabled", "sigmoid", "softmax",
     "softmax_cross_entropy", "sqrt", "stack", "sub", "sum", "tanh", "transpose",
 ]

@@ -70,11 +70,13 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _ops(args: argparse.Namespace) -> int:
-    from autograd_lite.registry import get_op, list_ops
+    from autograd_lite.registry import get_op, op_families
 
-    for name in list_ops():
-        doc = (get_op(name).doc or "").splitlines()
-        print(f"{name:<24} {doc[0] if doc else ''}")
+    for family, names in op_families().items():
+        print(f"{family}:")
+        for name in names:
+            doc = (get_op(name).doc or "").splitlines()
+            print(f"  {name:<22} {doc[0] if doc else ''}")
     return 0
 
 

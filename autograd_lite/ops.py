@@ -558,3 +558,18 @@ softmax_cross_entropy = _op("softmax_cross_entropy",
                             "−Σ y log softmax(x), reduced  ·  (softmax(x)·Σy − y) · g / rows",
                             _softmax_cross_entropy,
                             _ce_grad_logits, _ce_grad_target, residual=True, saves="inputs")
+
+
+# How `autograd-lite ops` groups the built-ins above.
+_FAMILIES = {
+    "arithmetic": ("add", "sub", "mul", "div", "neg", "pow"),
+    "element-wise": ("exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu", "astype"),
+    "reductions": ("sum", "mean", "max", "min", "logsumexp"),
+    "shape and indexing": ("reshape", "transpose", "broadcast_to", "getitem", "scatter_add",
+                           "stack", "concatenate"),
+    "products": ("matmul",),
+    "neural networks": ("softmax", "log_softmax", "softmax_cross_entropy"),
+}
+for _family, _names in _FAMILIES.items():
+    for _name in _names:
+        globals()[_name].family = _family

@@ -71,15 +71,15 @@ class Op:
     signature is the op's (see :meth:`bind`).
     """
 
-    __slots__ = ("arity", "builtin", "doc", "explain", "forward", "inputs", "jvp", "jvps", "name",
-                 "positional", "required", "residual", "saves_inputs", "saves_output", "settings",
-                 "signature", "takes_any_setting", "vjp", "vjps")
+    __slots__ = ("arity", "builtin", "doc", "explain", "family", "forward", "inputs", "jvp",
+                 "jvps", "name", "positional", "required", "residual", "saves_inputs",
+                 "saves_output", "settings", "signature", "takes_any_setting", "vjp", "vjps")
 
     def __init__(self, name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP | None],
                  residual: bool = False, doc: str | None = None,
                  explain: Callable[..., AutogradLiteError | None] | None = None,
                  builtin: bool = False, saves: str = "both", inputs: int | None = None,
-                 jvp: JVP | Sequence[JVP | None] | None = None) -> None:
+                 jvp: JVP | Sequence[JVP | None] | None = None, family: str = "user") -> None:
         if not callable(forward):
             raise RegistryError(f"register_op('{name}'): forward must be callable")
         if saves not in SAVES:
@@ -119,6 +119,7 @@ class Op:
         self.doc = doc if doc is not None else own_doc or None
         self.explain = explain
         self.builtin = builtin
+        self.family = family  # how `autograd-lite ops` groups it ("element-wise", "linalg", ...)
         self._read_signature(forward, inputs)
 
     def _read_signature(self, forward: Callable[..., Any], count: int | None) -> None:
@@ -239,7 +240,7 @@ def register_op(name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP 
                 residual: bool = False, doc: str | None = None,
                 explain: Callable[..., AutogradLiteError | None] | None = None,
                 builtin: bool = False, saves: str = "both", inputs: int | None = None,
-                jvp: JVP | Sequence[JVP | None] | None = None) -> Op:
+                jvp: JVP | Sequence[JVP | None] | None = None, family: str = "user") -> Op:
     """Register a primitive and return it, ready to call on tensors.
 
     >>> softplus = register_op("softplus", forward=lambda x: np.logaddexp(0.0, x),
@@ -258,7 +259,7 @@ def register_op(name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP 
     if existing is not None and existing.builtin:
         raise RegistryError(f"'{name}' is a built-in op; register yours under another name")
     op = Op(name, forward, vjp, residual=residual, doc=doc, explain=explain, builtin=builtin,
-            saves=saves, inputs=inputs, jvp=jvp)
+            saves=saves, inputs=inputs, jvp=jvp, family=family)
     _REGISTRY[name] = op
     return op
 
@@ -273,9 +274,17 @@ def get_op(name: str) -> Op:
         ) from None
 
 
-def list_ops() -> list[str]:
-    """The names of all registered ops, sorted."""
-    return sorted(_REGISTRY)
+def list_ops(family: str | None = None) -> list[str]:
+    """The names of the registered ops (of one family, if given), sorted."""
+    return sorted(name for name, op in _REGISTRY.items() if family in (None, op.family))
+
+
+def op_families() -> dict[str, list[str]]:
+    """The registered ops' names grouped by family (families and names sorted)."""
+    families: dict[str, list[str]] = {}
+    for name in list_ops():
+        families.setdefault(_REGISTRY[name].family, []).append(name)
+    return dict(sorted(families.items()))
 
 
 def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
