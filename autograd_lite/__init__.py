@@ -75,6 +75,7 @@ __all__ = [
     "concatenate", "detect_anomaly", "div", "enable_grad", "exp", "get_op", "getitem", "grad",
     "gradcheck", "is_grad_enabled", "list_ops", "log", "log_softmax", "logsumexp", "matmul",
     "max", "mean", "min", "mul", "neg", "no_grad", "numerical_grad", "op_families", "pow",
-    "register_op", "relu", "reshape", "retain_grads", "scatter_add", "set_grad_enabled", "sigmoid", "softmax",
-    "softmax_cross_entropy", "sqrt", "stack", "sub", "sum", "tanh", "transpose",
+    "register_op", "relu", "reshape", "retain_grads", "scatter_add", "set_grad_enabled",
+    "sigmoid", "softmax", "softmax_cross_entropy", "sqrt", "stack", "sub", "sum", "tanh",
+    "transpose",
 ]
