@@ -196,14 +196,16 @@ def taylor_order(evaluate: Evaluate, j: int, x: float, f0: float, slope: float, 
 def roundoff_allowance(a: np.ndarray, b: np.ndarray, spread: np.ndarray | None = None,
                        unit: float = unit_roundoff(np.float64)) -> np.ndarray:
     """How far two computations of the same values may differ by round-off, per element:
-    ROUNDOFF_FACTOR·u·(max(|a_j|, |b_j|) + spread_j·u/u32). ``spread`` is the measured
-    difference between float32 and float64 runs of the same computations: it carries the
-    cancellation in each element (an element that is a small difference of large terms is
-    allowed the round-off of those terms), scaled down to the precision compared."""
-    size = np.maximum(np.abs(a), np.abs(b))
+    ROUNDOFF_FACTOR·(u·max(|a_j|, |b_j|) + spread_j·u/u32). ``spread`` is the measured
+    difference between float32 and float64 runs of the same computations, which carries the
+    conditioning of each element (an element that is a small difference of large terms, or
+    that depends on x − mean(x) for large x, is allowed the round-off that implies), scaled
+    from float32's unit round-off u32 down to the precision compared."""
+    allowance = unit * np.maximum(np.abs(a), np.abs(b))
     if spread is not None:
-        size = size + np.asarray(spread, np.float64) * (unit / unit_roundoff(np.float32))
-    return ROUNDOFF_FACTOR * unit * size
+        allowance = allowance + np.asarray(spread, np.float64) * (unit /
+                                                                  unit_roundoff(np.float32))
+    return ROUNDOFF_FACTOR * allowance
 
 
 def scores(a: np.ndarray, b: np.ndarray, tolerance: np.ndarray) -> np.ndarray:
