@@ -192,6 +192,16 @@ def taylor_order(evaluate: Evaluate, j: int, x: float, f0: float, slope: float, 
     return float(np.median(orders[-4:]))  # the smallest steps: closest to the limit
 
 
+def taylor_says(order: float | None) -> str | None:
+    """'right' for a second-order remainder (order ≥ 1.6), 'wrong' for a first-order one
+    (0.7 ≤ order ≤ 1.4), None otherwise (noise or a jump dominates, or nothing measurable)."""
+    if order is None:
+        return None
+    if order >= 1.6:
+        return "right"
+    return "wrong" if 0.7 <= order <= 1.4 else None
+
+
 # ------------------------------------------------------------------------ element judging
 def roundoff_allowance(a: np.ndarray, b: np.ndarray, spread: np.ndarray | None = None,
                        unit: float = unit_roundoff(np.float64)) -> np.ndarray:
@@ -473,16 +483,17 @@ def judge_against_numeric(analytic: np.ndarray, numeric: NumericDerivative, unit
     flat = int(np.ravel_multi_index(index, a.shape)) if a.ndim else 0
     order = taylor_order(evaluate, flat, float(np.asarray(values, np.float64).reshape(-1)[flat]),
                          f0, float(a[index]), unit, unit_f)
-    if order is not None and order >= 1.6:
+    if taylor_says(order) == "right":
         return "unreliable", score, (
             f"finite differences give {numeric.value[index]:.10g} ± {numeric.error[index]:.2g} "
             f"at {index} but the Taylor remainder of the gradient shrinks as h^{order:.1f} "
             "(a right slope gives h², a wrong one h): the numeric reference is in doubt, not "
             "the gradient"), kinks
-    how = "as h" if order is not None else "(round-off drowns the Taylor remainder)"
+    how = ("does not confirm it" if order is None else
+           f"shrinks as h^{order:.1f} (a right slope gives h², a wrong one h)")
     return "fail", score, (f"the loss's slope at {index} is {numeric.value[index]:.10g} ± "
-                           f"{numeric.error[index]:.2g}; the Taylor remainder of the gradient "
-                           f"shrinks {how}" + (f" (order {order:.1f})" if order else "")), kinks
+                           f"{numeric.error[index]:.2g}; the Taylor remainder of the tape's "
+                           f"gradient {how}"), kinks
 
 
 def _kink_text(numeric: NumericDerivative, kinks: list[tuple[int, ...]], taken: np.ndarray,

@@ -96,9 +96,9 @@ def name_factor(factor: float, batch: int | None = None) -> tuple[str, str]:
         return str(fraction), cause
     for n in range(3, 1025):
         if close(n / (n - 1)):
-            return f"N/(N − 1) = {n}/{n - 1}", variance
+            return f"{n}/{n - 1} (N/(N − 1) with N = {n})", variance
         if close((n - 1) / n):
-            return f"(N − 1)/N = {n - 1}/{n}", variance
+            return f"{n - 1}/{n} ((N − 1)/N with N = {n})", variance
     for n in range(2, 4097):
         root = math.sqrt(n)
         if root == int(root):
