@@ -114,7 +114,7 @@ def name_factor(factor: float, batch: int | None = None) -> tuple[str, str]:
 
 
 def _indices(mask: np.ndarray, limit: int = 6) -> tuple[list[list[int]], str]:
-    found = [[int(i) for i in idx] for idx in zip(*np.nonzero(mask), strict=True)]
+    found = [[int(i) for i in idx] for idx in np.argwhere(mask)]
     shown = ", ".join(str(tuple(i)) for i in found[:limit])
     more = f" and {len(found) - limit} more" if len(found) > limit else ""
     return found, shown + more

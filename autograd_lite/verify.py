@@ -419,6 +419,11 @@ def _spread(a64: np.ndarray, a32: Any) -> np.ndarray | None:
     return spread
 
 
+def _largest(*spreads: np.ndarray | None) -> np.ndarray | None:
+    present = [s for s in spreads if s is not None]
+    return np.maximum.reduce(present) if present else None
+
+
 def _add(*spreads: np.ndarray | None) -> np.ndarray | None:
     present = [s for s in spreads if s is not None]
     return sum(present[1:], present[0]) if present else None
@@ -445,7 +450,7 @@ def _kink_list(numeric: NumericDerivative, elements: np.ndarray, F: np.ndarray,
                T: np.ndarray) -> list[dict[str, Any]]:
     return [{"index": [int(i) for i in idx], "left_slope": float(numeric.left[idx]),
              "right_slope": float(numeric.right[idx]), "formula": float(F[idx]),
-             "tape": float(T[idx])} for idx in zip(*np.nonzero(elements), strict=True)]
+             "tape": float(T[idx])} for idx in map(tuple, np.argwhere(elements))]
 
 
 def _kink_reason(kinks: list[dict[str, Any]]) -> str:
@@ -613,11 +618,15 @@ def _verify_into(derivation: Derivation, report: DerivationReport) -> None:
                        if v.dtype.kind == "f" and v.dtype != np.float64}
     arrays = _promote(given, np.float64)
     arrays32 = _promote(given, np.float32)
+    # a second float32 sample, every input one ulp up: one sample alone can cancel exactly
+    nudged32 = {k: np.nextafter(v, np.float32(np.inf)) if v.dtype.kind == "f" else v
+                for k, v in arrays32.items()}
+    samples32 = (arrays32, nudged32)
     steps = dict(derivation.steps or {})
     evaluator = _Evaluator(derivation, arrays)
     loss, tensors, intermediates = evaluator.tape(steps)
     report.loss = loss
-    tape32 = _in_float32(lambda: evaluator.tape(steps, arrays32))
+    tapes32 = [_in_float32(lambda a=a: evaluator.tape(steps, a)) for a in samples32]
     seed, where = derivation.seed, f"Derivation '{derivation.name}'"
     f0 = evaluator.value(arrays)
     report.tolerances = {"unit_roundoff": UNIT, "roundoff_factor": ROUNDOFF_FACTOR,
@@ -625,16 +634,18 @@ def _verify_into(derivation: Derivation, report: DerivationReport) -> None:
 
     def formula_of(fn: Callable[..., Any], what: str) -> tuple[np.ndarray, Any]:
         value = real_array(_formula(fn, arrays, seed, what), what)
-        value32 = _in_float32(lambda: real_array(_formula(fn, arrays32, seed, what), what))
-        return value, value32
+        values32 = [_in_float32(lambda a=a: real_array(_formula(fn, a, seed, what), what))
+                    for a in samples32]
+        return value, values32
 
     def run(target: str, kind: str, fn: Callable[..., Any], tape: np.ndarray,
-            tape_32: Any, values: np.ndarray, evaluate: Any) -> Check:
+            tapes_32: list[Any], values: np.ndarray, evaluate: Any) -> Check:
         what = f"{where}: {'steps' if kind == 'step' else 'gradients'}['{target}']"
         F, F32 = formula_of(fn, what)
         numeric = numeric_derivative(evaluate, values, f0, UNIT, UNIT)
-        spread = (_add(_spread(tape, tape_32), _spread(F, F32)) if F.shape == tape.shape
-                  else None)
+        spread = (_largest(*(_add(_spread(tape, t32), _spread(F, f32))
+                             for t32, f32 in zip(tapes_32, F32, strict=True)))
+                  if F.shape == tape.shape else None)
 
         def taylor(j: int, slope: float) -> float | None:
             return taylor_order(evaluate, j, float(values.reshape(-1)[j]), f0, slope, UNIT,
@@ -654,11 +665,10 @@ def _verify_into(derivation: Derivation, report: DerivationReport) -> None:
             delta.flat[j] = h
             return evaluator.value(arrays, (step, delta)), float(moved - values.reshape(-1)[j])
 
-        grad32 = None
-        if tape32 is not None and step in tape32[2]:
-            grad32 = tape32[2][step].grad
+        grads32 = [t32[2][step].grad if t32 is not None and step in t32[2] else None
+                   for t32 in tapes32]
         report.checks.append(run(step, "step", steps[step], np.asarray(tensor.grad, np.float64),
-                                 grad32, values, at_step))
+                                 grads32, values, at_step))
         report.targets[step] = tensor
     for name, fn in derivation.gradients.items():
         def at_input(j: int, h: float, name: str = name) -> tuple[float, float]:
@@ -671,11 +681,10 @@ def _verify_into(derivation: Derivation, report: DerivationReport) -> None:
 
         grad = tensors[name].grad
         tape = np.zeros(arrays[name].shape) if grad is None else np.asarray(grad, np.float64)
-        grad32 = None
-        if tape32 is not None:
-            g32 = tape32[1][name].grad
-            grad32 = np.zeros(arrays[name].shape) if g32 is None else g32
-        report.checks.append(run(name, "gradient", fn, tape, grad32, arrays[name], at_input))
+        grads32 = [None if t32 is None else
+                   (np.zeros(arrays[name].shape) if t32[1][name].grad is None
+                    else t32[1][name].grad) for t32 in tapes32]
+        report.checks.append(run(name, "gradient", fn, tape, grads32, arrays[name], at_input))
         report.targets[name] = tensors[name]
     for label, fn in (derivation.claims or {}).items():
         what = f"{where}: claims['{label}']"
@@ -685,12 +694,15 @@ def _verify_into(derivation: Derivation, report: DerivationReport) -> None:
                                   f"{type(result).__name__}")
         lhs, rhs = (real_array(side, f"{what} ({part})")
                     for side, part in zip(result, ("lhs", "rhs"), strict=True))
-        result32 = _in_float32(lambda fn=fn, what=what: _formula(fn, arrays32, seed, what))
-        spread = None
-        if isinstance(result32, (tuple, list)) and len(result32) == 2:
-            sides32 = _in_float32(lambda r=result32, what=what: [real_array(s, what) for s in r])
-            if sides32 is not None:
-                spread = _add(_spread(lhs, sides32[0]), _spread(rhs, sides32[1]))
+        spreads = []
+        for sample in samples32:
+            result32 = _in_float32(lambda fn=fn, what=what, a=sample: _formula(fn, a, seed, what))
+            if isinstance(result32, (tuple, list)) and len(result32) == 2:
+                sides32 = _in_float32(lambda r=result32, what=what: [real_array(x, what)
+                                                                     for x in r])
+                if sides32 is not None:
+                    spreads.append(_add(_spread(lhs, sides32[0]), _spread(rhs, sides32[1])))
+        spread = _largest(*spreads)
         report.checks.append(judge_claim(label, lhs, rhs, spread, derivation.batch))
     failing_steps = [c.target for c in report.checks if c.kind == "step" and not c.passed]
     if failing_steps:

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RIGHT = (Path(__file__).resolve().parent / "derivation_files" / "right.py").read_text()
 RIGHT_NAME = "PASS  d/dx Σ x² = 2x"
 
-HEADER = "import numpy as np\nimport autograd_lite as al\nfrom autograd_lite.verify import Derivation\n"
+HEADER = ("import numpy as np\nimport autograd_lite as al\n"
+          "from autograd_lite.verify import Derivation\n")
 
 
 def derivation(name: str, loss: str = "(x * x).sum()", gradient: str = "2 * x",
