@@ -17,8 +17,9 @@ scale much smaller than max(1, |x_j|).
 
 **Kinks.** The one-sided slopes (g(h) − g(0))/h and (g(0) − g(−h))/h differ by about g''·h at a
 smooth point (shrinking with h) and by the jump of the slope at a kink (constant; noise
-would make it grow as 1/h). An element whose gap stays within 25 % between two levels and is
-far above round-off is a kink; both slopes are reported.
+would make it grow as 1/h). An element whose gap stays within 25 % from level to level, far
+above round-off, down to a step of u^(1/2)·max(1, |x_j|) is a kink (a kink a little farther
+away than that stops the constant gap once the step is smaller); both slopes are reported.
 
 **Taylor remainder** (:func:`taylor_order`). For a candidate slope s, r(h) = |g(h) − g(0) − h s|
 shrinks as h² when s is the derivative and as h when it is not. Used when an analytic gradient
@@ -107,10 +108,11 @@ def estimate_derivative(evaluate: Evaluate, j: int, x: float, f0: float, unit: f
     (the moved value minus the original, after rounding to the dtype). Returns (value, error,
     step, left slope, right slope, kink, round-off noise, evaluations)."""
     h = unit ** (1 / 3) * max(1.0, abs(x))
+    smallest = unit ** (1 / 2) * max(1.0, abs(x))  # a kink must persist down to this step
     levels: list[tuple[float, float, float, float, float]] = []  # D, half-width, fwd, bwd, noise
     best = (math.nan, math.inf, h, math.nan, math.nan, False, 0.0)
-    evaluations, shrinks, previous_error = 0, 0, math.inf
-    while len(levels) < MAX_LEVELS and shrinks < 40:
+    evaluations, shrinks, previous_error, kink_levels = 0, 0, math.inf, 0
+    while len(levels) < MAX_LEVELS + kink_levels and shrinks < 40:
         f_plus, h_plus = evaluate(j, h)
         f_minus, h_minus = evaluate(j, -h)
         evaluations += 2
@@ -130,12 +132,20 @@ def estimate_derivative(evaluate: Evaluate, j: int, x: float, f0: float, unit: f
                                                                           half ** 2)
             error = abs(slope - d_prev) + noise
             gap, gap_prev = forward - backward, levels[-2][2] - levels[-2][3]
-            kink = (abs(gap) > 1000 * noise and abs(gap) > 1e-6 * (abs(forward) + abs(backward))
-                    and abs(gap - gap_prev) <= 0.25 * abs(gap))  # constant, not shrinking
+            constant_gap = (abs(gap) > 1000 * noise
+                            and abs(gap) > 1e-6 * (abs(forward) + abs(backward))
+                            and abs(gap - gap_prev) <= 0.25 * abs(gap))  # not shrinking as h
+            if constant_gap:  # a kink at x, or one within the step: look closer
+                kink_levels += 1
+                if half <= smallest:
+                    best = (slope, error, half, backward, forward, True, noise)
+                    break
+                h /= 4
+                continue
+            kink_levels = 0
             if error < best[1]:
-                best = (slope if kink else richardson, error, half, backward, forward, kink,
-                        noise)
-            if kink or error <= 1e-10 * abs(richardson) + 2 * noise or \
+                best = (richardson, error, half, backward, forward, False, noise)
+            if error <= 1e-10 * abs(richardson) + 2 * noise or \
                     (len(levels) >= 3 and error > 4 * previous_error):
                 break
             previous_error = error
