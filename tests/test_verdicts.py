@@ -258,3 +258,38 @@ def test_gradcheck_gives_every_evaluation_its_own_inputs() -> None:
         return (s * x * x).sum()
 
     assert al.gradcheck(mutating, np.array([0.5, -1.0]), np.array([2.0, 3.0]))
+
+
+# ------------------------------------------------------------------ graph leaves, reports
+def test_data_inputs_without_a_gradient_formula_are_constants_of_the_graph() -> None:
+    seen = []
+
+    def loss(X, W, y):
+        seen.append({"X": X.requires_grad, "W": W.requires_grad, "y": y.requires_grad})
+        return -(y * al.log_softmax(X @ W, axis=1)).sum()
+
+    rng = np.random.default_rng(0)
+    X, W, y = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), np.eye(2)[[0, 1, 1, 0]]
+
+    def softmax(t):
+        e = np.exp(t - t.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    report = verify(Derivation(name="data", inputs={"X": X, "W": W, "y": y}, loss=loss,
+                               gradients={"W": lambda X, W, y: X.T @ (softmax(X @ W) - y)}))
+    assert report.passed
+    assert seen[0] == {"X": False, "W": True, "y": False}  # the tape run
+    assert report.loss.requires_grad
+
+
+def test_markdown_report_shows_the_new_outcomes(tmp_path) -> None:
+    from autograd_lite.report import write_markdown
+
+    kink = verify(Derivation(name="relu kink", inputs={"x": np.array([0.0, 2.0])},
+                             loss=lambda x: al.relu(x).sum(), gradients={"x": lambda x: x > 0}))
+    promoted = verify(Derivation(name="float32", inputs={"x": np.ones(2, np.float32)},
+                                 loss=lambda x: (x * x).sum(), gradients={"x": lambda x: 2 * x}))
+    text = write_markdown([kink, promoted], [], tmp_path).read_text()
+    assert "| x | gradient |" in text and "| KINK |" in text
+    assert "left slope 0" in text and "promoted to float64 for the verdict: x (float32)" in text
+    assert "2 derivations, 2 checks: 1 passed, 1 at a kink, 0 failed" in text
