@@ -26,6 +26,7 @@ error, one that runs past its time limit a timeout.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import numbers
 import os
@@ -269,11 +270,22 @@ def time_limit(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@functools.lru_cache(maxsize=1024)
+def _parameters(fn: Callable[..., Any]) -> Mapping[str, inspect.Parameter] | None:
+    """fn's parameters (cached: the loss is called thousands of times), None if unknown."""
+    try:
+        return inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return None
+
+
 def _call(fn: Callable[..., Any], available: Mapping[str, Any], seed: int, what: str) -> Any:
     """Call ``fn`` with the inputs its signature names (all with **kwargs), plus ``rng``."""
     try:
-        parameters = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
+        parameters = _parameters(fn)
+    except TypeError:  # not hashable
+        parameters = _parameters.__wrapped__(fn)
+    if parameters is None:
         return fn(**available)
     if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
         kwargs = dict(available)
