@@ -10,6 +10,7 @@ derived by hand; every wrong one is a right one with a stated mistake.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -175,6 +176,43 @@ def complex_formula() -> Derivation:
                       loss=lambda x: (x * x).sum(), gradients={"x": lambda x: 2 * x + 1e-3j})
 
 
+# -- gradcheck: the same hazards for the tape alone -------------------------------------------
+wrong_square = al.register_op("stress_wrong_square", forward=lambda x: x * x,
+                              vjp=lambda g, out, x: (3 * x * g,))  # 1.5 × 2x
+tiny_wrong = al.register_op("stress_tiny_wrong", forward=lambda x: 1e-13 * x * x,
+                            vjp=lambda g, out, x: (4e-13 * x * g,))  # 2 × 2e-13·x
+x4 = rng.standard_normal(4)
+GRADCHECK_CASES: list[tuple[str, str, Callable[[], al.GradcheckReport]]] = [
+    ("1.5× VJP beside an unused float16 input", "wrong",
+     lambda: al.gradcheck(lambda a, b: wrong_square(a).sum() + b.sum(), x4,
+                          np.ones(2, np.float16))),
+    ("2× VJP on a loss of size 1e-13", "wrong",
+     lambda: al.gradcheck(lambda a: tiny_wrong(a).sum(), x4)),
+    ("1.5× VJP in float32", "wrong",
+     lambda: al.gradcheck(lambda a: wrong_square(a).sum(), x4.astype(np.float32))),
+    ("tanh(x − 1000) at x ≈ 1000", "right",
+     lambda: al.gradcheck(lambda a: al.tanh(a - 1000.0).sum(), 1000 + x4)),
+    ("entropy at 1e-3", "right",
+     lambda: al.gradcheck(lambda p: -(p * al.log(p)).sum(), 1e-3 * (1 + 0.1 * np.abs(x4)))),
+    ("relu at 0", "right", lambda: al.gradcheck(lambda a: al.relu(a).sum(), np.array([0.0, 1.0]))),
+    ("a loss of size 1e13", "right", lambda: al.gradcheck(lambda a: al.tanh(a).sum() * 1e13, x4)),
+    ("a loss that changes an input in place", "right",
+     lambda: al.gradcheck(mutating_loss, np.array([0.5, -1.0]), np.array([2.0, 3.0]))),
+]
+
+
+def gradcheck_verdict(run: Callable[[], al.GradcheckReport]) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", al.GradcheckWarning)
+        return "right" if run().passed else "wrong"
+
+
+@pytest.mark.parametrize(("name", "expect", "run"), GRADCHECK_CASES,
+                         ids=[c[0] for c in GRADCHECK_CASES])
+def test_gradcheck_verdict(name: str, expect: str, run: Callable[[], al.GradcheckReport]) -> None:
+    assert gradcheck_verdict(run) == expect
+
+
 def verdict(factory: Callable[[], Derivation]) -> str:
     """'wrong' when some check fails or the derivation is refused, else 'right'."""
     report = verify(factory())
@@ -193,7 +231,10 @@ def test_verdict(name: str, expect: str, factory: Callable[[], Derivation]) -> N
 if __name__ == "__main__":
     false_alarms = [n for n, e, f in CASES if e == "right" and verdict(f) != e]
     misses = [n for n, e, f in CASES if e == "wrong" and verdict(f) != e]
-    print(f"{len(CASES)} cases: {len(false_alarms)} false alarms, {len(misses)} misses")
+    false_alarms += [n for n, e, f in GRADCHECK_CASES if e == "right" and gradcheck_verdict(f) != e]
+    misses += [n for n, e, f in GRADCHECK_CASES if e == "wrong" and gradcheck_verdict(f) != e]
+    print(f"{len(CASES)} verify + {len(GRADCHECK_CASES)} gradcheck cases: {len(false_alarms)} "
+          f"false alarms, {len(misses)} misses")
     for n in false_alarms:
         print("  false alarm:", n)
     for n in misses:
