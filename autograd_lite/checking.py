@@ -688,7 +688,8 @@ class _Directional:
 
     def _evaluator(self, factors: dict[int, list[np.ndarray]], norm: float) -> Evaluate:
         def evaluate(_: int, h: float) -> tuple[float, float]:
-            shifted = [np.array(a) for a in self.arrays]  # fresh copies for every evaluation
+            shifted = [a if i in factors else np.array(a)  # fresh arrays for every evaluation
+                       for i, a in enumerate(self.arrays)]
             for i, fs in factors.items():
                 buffer = _expand(fs, h / norm)
                 buffer += self.arrays[i]

@@ -138,6 +138,15 @@ def diagnose(formula: Any, truth: Any, target: str = "x", batch: int | None = No
     ratio_name = "lhs ÷ rhs" if claim else "formula ÷ tape"
     if F.shape != T.shape:
         return _diagnose_shape(F, T, target, what)
+    broken = ~np.isfinite(F) & np.isfinite(T)
+    if broken.any():
+        elements, shown = _indices(broken)
+        kinds = sorted({"NaN" if np.isnan(v) else "infinite" for v in F[broken].ravel()})
+        return Diagnosis("unknown", f"{what} the {'lhs' if claim else 'formula'} is "
+                         f"{' or '.join(kinds)} at {len(elements)} of {F.size} elements "
+                         f"({shown}) where the {'rhs' if claim else 'tape'} is finite (a "
+                         "division by zero, a log of 0 or of a negative number, an overflow?).",
+                         index=elements[0], elements=elements[:100])
     if F.ndim == 2 and F.shape[0] == F.shape[1] > 1 and _explains(F.T, T) and \
             not _explains(F, T):
         return Diagnosis("transpose", f"{what} the formula equals the transpose of the gradient "
@@ -157,7 +166,7 @@ def diagnose(formula: Any, truth: Any, target: str = "x", batch: int | None = No
                     f"element. A usual cause: {cause}.", factor=factor, index=_worst(F, T))
     tol = (np.asarray(tolerance, np.float64) if tolerance is not None
            else 1e-9 * np.maximum(np.abs(F), np.abs(T)))
-    differs = np.abs(F - T) > tol
+    differs = ~(np.abs(F - T) <= tol)
     flipped = differs & (np.abs(F + T) <= np.maximum(tol, 1e-9 * np.abs(T))) & (T != 0)
     if flipped.any() and not (differs & ~flipped).any():
         elements, shown = _indices(flipped)
@@ -200,6 +209,9 @@ def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _diagnose_shape(F: np.ndarray, T: np.ndarray, target: str, what: str) -> Diagnosis:
+    if F.size == 0 or T.size == 0:
+        return Diagnosis("shape", f"{what} the formula has shape {F.shape} but a gradient has "
+                         f"the shape of its variable, {T.shape}.")
     if F.ndim == 2 and F.shape == T.shape[::-1]:
         if _explains(F.T, T):
             return Diagnosis(

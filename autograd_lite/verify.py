@@ -443,7 +443,9 @@ def _add(*spreads: np.ndarray | None) -> np.ndarray | None:
 
 def _located(check: Check, index: tuple[int, ...], F: np.ndarray | None, T: np.ndarray | None,
              numeric: NumericDerivative | None) -> None:
-    """Record the element ``index`` as the worst one of ``check``."""
+    """Record the element ``index`` as the worst one of ``check`` (nothing for no elements)."""
+    if (F is not None and F.size == 0) or (T is not None and T.size == 0):
+        return
     check.worst_index = list(index)
     if F is not None:
         check.formula_value = float(F[index])

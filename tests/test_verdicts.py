@@ -293,3 +293,20 @@ def test_markdown_report_shows_the_new_outcomes(tmp_path) -> None:
     assert "| x | gradient |" in text and "| KINK |" in text
     assert "left slope 0" in text and "promoted to float64 for the verdict: x (float32)" in text
     assert "2 derivations, 2 checks: 1 passed, 1 at a kink, 0 failed" in text
+
+
+def test_non_finite_and_empty_formulas_are_named() -> None:
+    check = only_check(verify(Derivation(
+        name="nan", inputs={"y": np.ones(2)}, loss=lambda y: (y * y).sum(),
+        gradients={"y": lambda y: 2 * y + np.array([np.nan, 0.0])})))
+    assert check.outcome == "fail"
+    assert "the formula is NaN at 1 of 2 elements ((0,))" in check.diagnosis.message
+    report = verify(Derivation(
+        name="empty", inputs={"x": np.zeros((0, 3)), "y": np.ones(2)},
+        loss=lambda x, y: x.sum() + (y * y).sum(),
+        gradients={"x": lambda x: np.zeros((0, 3)), "y": lambda y: 2 * y}))
+    assert report.passed
+    wrong = only_check(verify(Derivation(
+        name="empty", inputs={"x": np.zeros((0, 3))}, loss=lambda x: x.sum(),
+        gradients={"x": lambda x: np.zeros((3, 0))})))
+    assert wrong.diagnosis.kind == "shape" and "(3, 0)" in wrong.diagnosis.message
