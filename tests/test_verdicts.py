@@ -85,6 +85,9 @@ def test_noisy_loss_makes_the_numeric_reference_unreliable_not_the_formula_wrong
     assert check.outcome == "unreliable" and check.passed
     assert check.reason.startswith("numeric reference unreliable")
     assert check.diagnosis is None
+    (checked,) = al.gradcheck(lambda x: noisy(x).sum(), np.array([0.3, -1.2])).inputs
+    assert checked.outcome == "unreliable" and checked.passed
+    assert "numeric reference is in doubt" in checked.detail
 
 
 def test_a_wrong_vjp_repeated_by_the_formula_fails_as_a_tape_error() -> None:
