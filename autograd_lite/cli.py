@@ -1,20 +1,25 @@
 """The ``autograd-lite`` command: ``verify``, ``graph`` and ``ops``.
 
-Exit status of ``verify``: 0 when every check passes, 1 when any check fails, 2 when a file
-cannot be loaded or a derivation is malformed (the others are still checked).
+Exit status of ``verify``: 0 when no check fails, 1 when any check fails, 2 when a path, file or
+derivation cannot be verified (the others are still checked); see :func:`_verify`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from autograd_lite.errors import AutogradLiteError
+
+DEFAULT_TIMEOUT = 60.0  # seconds; autograd_lite.verify.DEFAULT_TIMEOUT (not imported: start-up)
 
 
 def default_derivations() -> Path:
@@ -24,30 +29,61 @@ def default_derivations() -> Path:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    """Exit status: 0 when no check fails (kinks and unreliable numeric references do not
+    fail), 1 when a check fails, 2 when a path, file or derivation cannot be verified (missing,
+    unreadable, not UTF-8, not a regular file, raising or exiting, timed out, no derivations),
+    the others still being checked. Whatever derivation files print goes to stderr, so that
+    stdout holds only the table or the JSON document."""
     from autograd_lite import report as present
     from autograd_lite.verify import verify_paths
 
     paths = args.paths or [default_derivations()]
-    missing = [p for p in paths if not Path(p).exists()]
-    reports, errors = verify_paths([p for p in paths if Path(p).exists()])
-    errors = [f"{p}: no such file or folder" for p in missing] + errors
-    graphs = {}
-    if args.graphs:
-        try:
-            graphs = present.render_graphs(reports, args.graphs)
-        except AutogradLiteError as exc:
-            errors.append(f"graphs: {exc}")
+    if args.timeout is not None and not args.timeout > 0:
+        print("autograd-lite verify: --timeout must be a positive number of seconds",
+              file=sys.stderr)
+        return 2
+    with _stdout_to_stderr():
+        reports, errors = verify_paths(paths, timeout=args.timeout)
+        graphs = {}
+        if args.graphs:
+            try:
+                graphs = present.render_graphs(reports, args.graphs)
+            except AutogradLiteError as exc:
+                errors.append(f"graphs: {exc}")
     if args.report:
         written = present.write_markdown(reports, errors, args.report, graphs)
-        if not args.json:
-            print(f"report written to {written}", file=sys.stderr)
+        print(f"report written to {written}", file=sys.stderr)
     if args.json:
-        print(json.dumps(present.document(reports, errors), indent=2, ensure_ascii=False))
+        print(json.dumps(present.document(reports, errors), indent=2, ensure_ascii=False,
+                         allow_nan=False))
     else:
         print(present.table(reports, errors))
     if errors:
         return 2
     return 0 if all(r.passed for r in reports) else 1
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to stdout meanwhile to stderr: Python's sys.stdout, and file
+    descriptor 1 as well when it is one (output of C code and subprocesses)."""
+    sys.stdout.flush()
+    saved = None
+    try:
+        fd = sys.stdout.fileno()
+        err = sys.stderr.fileno()
+        saved = os.dup(fd)
+        os.dup2(err, fd)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        fd = None
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if saved is not None and fd is not None:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
 
 
 def _graph(args: argparse.Namespace) -> int:
@@ -89,10 +125,17 @@ def parser() -> argparse.ArgumentParser:
     verify = commands.add_parser(
         "verify", help="verify derivation files (default: the shipped derivations/)",
         description="Verify every Derivation in the given files and folders three ways. Exit "
-                    "status: 0 all pass, 1 a check fails, 2 a file or derivation is broken. "
-                    "Derivation files are Python: only verify files you trust.")
+                    "status: 0 no check fails (KINK and UNRELIABLE do not fail), 1 a check "
+                    "fails, 2 a path, file or derivation cannot be verified (the others are "
+                    "still checked). Derivation files are Python: only verify files you trust.")
     verify.add_argument("paths", nargs="*", help="derivation .py files or folders")
-    verify.add_argument("--json", action="store_true", help="print the JSON document")
+    verify.add_argument("--json", action="store_true",
+                        help="print the JSON document (strict JSON: no NaN or Infinity) on "
+                             "stdout; anything derivation files print goes to stderr")
+    verify.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help="time limit for loading each file and for verifying each "
+                             f"derivation (default {DEFAULT_TIMEOUT:g}); past it, an error "
+                             "naming the derivation (exit 2)")
     verify.add_argument("--report", metavar="DIR", help="write a Markdown report to DIR")
     verify.add_argument("--graphs", metavar="DIR",
                         help="render each derivation's graph (failing targets in red) to DIR")

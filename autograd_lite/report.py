@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -10,7 +11,14 @@ from typing import Any
 
 from autograd_lite.verify import Check, DerivationReport
 
-JSON_SCHEMA_VERSION = 1
+#: Version of the ``--json`` document (docs/verdicts.md). 2: outcomes (pass, fail, kink,
+#: unreliable; timeout and error per derivation), the worst element, kinks, promoted inputs,
+#: comparisons as |a − b| / tolerance, and no NaN or Infinity (null plus a ``*_nonfinite`` flag).
+JSON_SCHEMA_VERSION = 2
+
+RESULT = {"pass": "PASS", "fail": "FAIL", "kink": "KINK", "unreliable": "UNRELIABLE"}
+METHOD = ("columns: worst element's |a − b| / tolerance (≤ 1 agrees); numeric = step sweep with "
+          "Richardson extrapolation, tolerance from its estimated error (docs/verdicts.md)")
 
 
 def _number(value: float | None) -> str:
@@ -18,25 +26,72 @@ def _number(value: float | None) -> str:
 
 
 def _status(check: Check) -> str:
-    return "PASS" if check.passed else "FAIL"
+    return RESULT.get(check.outcome, check.outcome.upper())
+
+
+def derivation_status(report: DerivationReport) -> str:
+    """PASS, FAIL, ERROR or TIMEOUT."""
+    return report.outcome.upper()
+
+
+def _promoted(report: DerivationReport) -> str | None:
+    if not report.promoted:
+        return None
+    names = ", ".join(f"{k} ({v})" for k, v in report.promoted.items())
+    return (f"inputs promoted to float64 for the verdict: {names} (the verdict is on the "
+            "formula, computed in float64)")
+
+
+def _worst_text(check: Check) -> str | None:
+    if check.worst_index is None or (check.kind == "claim" and check.passed):
+        return None
+    parts = []
+    for label, value in (("formula" if check.kind != "claim" else "lhs", check.formula_value),
+                         ("tape" if check.kind != "claim" else "rhs", check.tape_value),
+                         ("numeric", check.numeric_value)):
+        if value is not None:
+            parts.append(f"{label} {value:.10g}")
+    if check.numeric_error is not None and check.numeric_value is not None:
+        parts[-1] += f" ± {check.numeric_error:.2g}"
+    return f"worst element {tuple(check.worst_index)}: " + ", ".join(parts)
+
+
+def counts(reports: Sequence[DerivationReport], errors: Sequence[str]) -> dict[str, int]:
+    """How many checks had each outcome, and how many derivations errored or timed out."""
+    checks = [c for r in reports for c in r.checks]
+    result = {outcome: sum(c.outcome == outcome for c in checks) for outcome in RESULT}
+    result["checks"] = len(checks)
+    result["derivations"] = len(reports)
+    result["timeouts"] = sum(r.timed_out for r in reports)
+    result["errors"] = len(errors)
+    return result
+
+
+def _summary(reports: Sequence[DerivationReport], errors: Sequence[str]) -> str:
+    n = counts(reports, errors)
+    extra = "".join(f", {n[k]} {label}" for k, label in (("kink", "at a kink"),
+                                                           ("unreliable", "with an unreliable "
+                                                                          "numeric reference"))
+                    if n[k])
+    timeouts = f" ({n['timeouts']} timed out)" if n["timeouts"] else ""
+    return (f"{n['derivations']} derivations, {n['checks']} checks: {n['pass']} passed{extra}, "
+            f"{n['fail']} failed; {n['errors']} could not be verified{timeouts}")
 
 
 def table(reports: Sequence[DerivationReport], errors: Sequence[str]) -> str:
     """The human-readable report: one block per derivation, one row per check."""
-    lines: list[str] = []
+    lines: list[str] = [METHOD, ""] if any(r.checks for r in reports) else []
     header = f"  {'target':<28} {'kind':<9} {'tape~formula':>12} {'tape~numeric':>12} " \
              f"{'formula~numeric':>15}  result"
     for report in reports:
-        status = "PASS" if report.passed else ("ERROR" if report.error else "FAIL")
-        lines.append(f"{status}  {report.name}  [{report.file}]")
+        lines.append(f"{derivation_status(report)}  {report.name}  [{report.file}]")
         if report.error:
             lines.append(f"  cannot verify: {report.error}")
             lines.append("")
             continue
-        tol = report.tolerances
-        lines.append(f"  tolerances: formula vs tape ≤ {tol['exact']:.1e}; vs finite differences "
-                     f"≤ {tol['numeric']:.1e} (step u^(1/3)·max(1,|x|) = "
-                     f"{tol['step']:.1e}·max(1,|x|), u = {tol['unit_roundoff']:.1e})")
+        promoted = _promoted(report)
+        if promoted:
+            lines.append(f"  {promoted}")
         lines.append(header)
         for check in report.checks:
             target = check.target if len(check.target) <= 28 else check.target[:27] + "…"
@@ -45,27 +100,50 @@ def table(reports: Sequence[DerivationReport], errors: Sequence[str]) -> str:
                          f"{_number(check.formula_vs_numeric):>15}  {_status(check)}")
             if check.diagnosis is not None:
                 lines.append(f"      ↳ [{check.diagnosis.kind}] {check.diagnosis.message}")
-                if check.diagnosis.index:
-                    lines.append(f"        worst element: {tuple(check.diagnosis.index)}")
+            if check.reason:
+                lines.append(f"      ↳ {_status(check)}: {check.reason}")
+            worst = _worst_text(check) if check.outcome != "pass" else None
+            if worst:
+                lines.append(f"        {worst}")
         if report.first_wrong_step:
             lines.append(f"  first wrong step of the chain: {report.first_wrong_step}")
         lines.append("")
     for error in errors:
         if not any(r.error and error.endswith(r.error) for r in reports):
             lines.append(f"ERROR  {error}")
-    checks = [c for r in reports for c in r.checks]
-    failed = sum(not c.passed for c in checks)
-    lines.append(f"{len(reports)} derivations, {len(checks)} checks: {len(checks) - failed} "
-                 f"passed, {failed} failed; {len(errors)} could not be verified")
+    lines.append(_summary(reports, errors))
     return "\n".join(lines)
 
 
+def strict_json(value: Any) -> tuple[Any, Any]:
+    """``value`` with every NaN or infinity replaced by None, and a flag: None when nothing was
+    replaced, 'NaN' / 'Infinity' / '-Infinity' for a number, True for a list holding one. In
+    a dict each flagged key ``k`` gets a sibling ``k_nonfinite`` holding its flag."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            clean, flag = strict_json(item)
+            out[key] = clean
+            if flag is not None:
+                out[f"{key}_nonfinite"] = flag
+        return out, None
+    if isinstance(value, (list, tuple)):
+        cleaned = [strict_json(item) for item in value]
+        flagged = any(flag is not None for _, flag in cleaned)
+        return [clean for clean, _ in cleaned], (True if flagged else None)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None, ("NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity")
+    return value, None
+
+
 def document(reports: Sequence[DerivationReport], errors: Sequence[str]) -> dict[str, Any]:
-    """The ``--json`` document (schema in the README)."""
-    return {"schema": JSON_SCHEMA_VERSION,
+    """The ``--json`` document (schema in docs/verdicts.md): strict JSON, no NaN/Infinity."""
+    data = {"schema": JSON_SCHEMA_VERSION,
             "passed": not errors and all(r.passed for r in reports),
+            "counts": counts(reports, errors),
             "derivations": [r.to_json() for r in reports],
             "errors": list(errors)}
+    return strict_json(data)[0]
 
 
 def slug(name: str, taken: set[str]) -> str:
@@ -114,23 +192,24 @@ def write_markdown(reports: Sequence[DerivationReport], errors: Sequence[str],
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     out = ["# autograd_lite verification report", ""]
-    checks = [c for r in reports for c in r.checks]
-    failed = sum(not c.passed for c in checks)
-    out += [f"{len(reports)} derivations, {len(checks)} checks: {len(checks) - failed} passed, "
-            f"{failed} failed; {len(errors)} could not be verified.", ""]
+    out += [_summary(reports, errors) + ".", "",
+            "Each comparison is the worst element's |a − b| / tolerance (≤ 1 agrees). KINK: the "
+            "finite differences disagree only where the one-sided slopes differ; UNRELIABLE: "
+            "formula and tape agree, the finite differences are in doubt. Neither is a "
+            "failure. See docs/verdicts.md.", ""]
     if errors:
         out += ["## Could not be verified", ""] + [f"- {e}" for e in errors] + [""]
     included: set[Path] = set()
     for i, report in enumerate(reports):
         out += [f"## {report.name}", "", f"File: `{report.file}` — "
-                f"**{'PASS' if report.passed else 'FAIL'}**", ""]
+                f"**{derivation_status(report)}**", ""]
         if report.error:
             out += [f"Cannot verify: {report.error}", ""]
             continue
-        tol = report.tolerances
-        out += [f"Tolerances: formula vs tape ≤ {tol['exact']:.1e}; against finite differences "
-                f"≤ {tol['numeric']:.1e} with step {tol['step']:.1e}·max(1, |x|).", "",
-                "| target | kind | tape vs formula | tape vs numeric | formula vs numeric | "
+        promoted = _promoted(report)
+        if promoted:
+            out += [f"Note: {promoted}.", ""]
+        out += ["| target | kind | tape vs formula | tape vs numeric | formula vs numeric | "
                 "result |", "|---|---|---|---|---|---|"]
         for check in report.checks:
             out.append(f"| {check.target} | {check.kind} | {_number(check.tape_vs_formula)} | "
@@ -140,6 +219,11 @@ def write_markdown(reports: Sequence[DerivationReport], errors: Sequence[str],
             if check.diagnosis:
                 out.append(f"\n- **{check.target}** [{check.diagnosis.kind}]: "
                            f"{check.diagnosis.message}")
+            if check.reason:
+                out.append(f"\n- **{check.target}** {_status(check)}: {check.reason}")
+            worst = _worst_text(check) if check.outcome != "pass" else None
+            if worst:
+                out.append(f"  ({worst})")
         if graphs and i in graphs:
             relative = Path(_relative(graphs[i], directory))
             out += ["", f"![graph of {report.name}]({relative.as_posix()})"]

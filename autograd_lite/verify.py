@@ -6,34 +6,68 @@ named intermediates (the steps of the chain rule) and claims (two sides that mus
 :func:`verify` computes every target three ways and, when a formula is wrong, explains how
 (:mod:`autograd_lite.diagnosis`) and where (the worst element, the first wrong step).
 
-Tolerances, for inputs of a dtype with unit round-off u (2.2e-16 for float64):
+The verdict is about the *formula*, in float64: lower-precision inputs are promoted for it
+(the report says which). Per element j of a target (see :mod:`autograd_lite.checking`):
 
-* formula vs tape: relative error ≤ 1e4·u (2.2e-12), both being exact up to round-off;
-* anything vs finite differences: step h_j = u^(1/3)·max(1, |x_j|) (6.1e-6 for float64),
-  whose error is O(h² + u·|J|/h); relative error ≤ 100·u^(2/3)·(1 + max(1, |J|)),
-  J the loss value (about 7.3e-9·(1 + |J|) for float64).
+* formula F vs tape T agree when |F_j − T_j| ≤ 64·(u·max(|F_j|, |T_j|) + s_j·u/u32), u = 2.2e-16;
+  s_j is the measured spread between float32 and float64 runs of the tape and of the formula
+  (the round-off of an element that is a small difference of large terms);
+* the tape vs finite differences R ± E (step sweep with Richardson extrapolation, E the
+  estimated truncation and round-off error) agree when |T_j − R_j| ≤ 2·E_j + that allowance.
 
-Relative error is max |a − b| / max(1, max |a|, max |b|) (:func:`diagnosis.relative_error`).
+Outcomes of a check: ``pass``; ``fail`` (with a diagnosis); ``kink`` (finite differences
+disagree only at elements where the one-sided slopes differ, and the formula agrees with the
+tape or takes one of the slopes there); ``unreliable`` (formula and tape agree but the finite
+differences do not, and a Taylor-remainder test finds the gradient's remainder second-order:
+the numeric reference is in doubt). Only ``fail`` fails. A derivation that cannot be run is an
+error, one that runs past its time limit a timeout.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import inspect
+import numbers
+import os
+import signal
+import stat
 import sys
+import sysconfig
+import threading
+import tokenize
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from autograd_lite.diagnosis import Diagnosis, diagnose, relative_error
+from autograd_lite.checking import (
+    MAX_LEVELS,
+    ROUNDOFF_FACTOR,
+    NumericDerivative,
+    numeric_derivative,
+    roundoff_allowance,
+    scores,
+    taylor_order,
+    taylor_says,
+    unit_roundoff,
+    worst,
+)
+from autograd_lite.diagnosis import Diagnosis, diagnose
 from autograd_lite.errors import AutogradLiteError, DerivationError
 from autograd_lite.modes import name_hook, no_grad, retain_grads
 from autograd_lite.tensor import Tensor, to_array
 
 Inputs = Mapping[str, Any]
+
+#: The per-derivation time limit of ``autograd-lite verify`` (``--timeout``), in seconds.
+DEFAULT_TIMEOUT = 60.0
+
+OUTCOMES = ("pass", "fail", "kink", "unreliable")
+UNIT = unit_roundoff(np.float64)
 
 
 @dataclass
@@ -49,7 +83,9 @@ class Derivation:
     ``source``: the Markdown file with the derivation written out, relative to the Python file.
     Functions receive only the inputs their signature names (or all, with ``**kwargs``); a
     function with an ``rng`` parameter gets ``numpy.random.default_rng(seed)`` afresh at every
-    call, so a loss that samples sees the same draws in every evaluation.
+    call, so a loss that samples sees the same draws in every evaluation. Inputs with a
+    gradient formula are leaves that require gradients; the others (data such as X or one-hot
+    y) are constants of the graph.
     """
 
     name: str
@@ -80,31 +116,44 @@ class Derivation:
             raise DerivationError(f"{where}: nothing to check (no gradients, steps or claims)")
 
     def make_inputs(self) -> dict[str, np.ndarray]:
-        """The inputs as arrays (deterministic: a callable gets a generator seeded ``seed``)."""
-        raw = self.inputs(np.random.default_rng(self.seed)) if callable(self.inputs) \
-            else self.inputs
+        """The inputs as arrays, in the dtypes given (deterministic: a callable gets a
+        generator seeded ``seed``)."""
+        where = f"Derivation '{self.name}'"
+        try:
+            raw = self.inputs(np.random.default_rng(self.seed)) if callable(self.inputs) \
+                else self.inputs
+        except AutogradLiteError:
+            raise
+        except (Exception, SystemExit) as exc:
+            raise DerivationError(f"{where}: inputs raised {type(exc).__name__}: {exc}") from None
         if not isinstance(raw, Mapping) or not raw:
-            raise DerivationError(f"Derivation '{self.name}': inputs must be a non-empty dict "
-                                  "of name → array (or a function returning one)")
+            raise DerivationError(f"{where}: inputs must be a non-empty dict of name → array "
+                                  "(or a function returning one)")
         arrays = {}
         for key, value in raw.items():
             try:
                 arrays[key] = np.array(to_array(value, f"input '{key}'"))
             except AutogradLiteError as exc:
-                raise DerivationError(f"Derivation '{self.name}': {exc}") from None
+                raise DerivationError(f"{where}: {exc}") from None
         for key in self.gradients:
             if key not in arrays:
-                raise DerivationError(f"Derivation '{self.name}': gradients['{key}'] names no "
-                                      f"input (inputs: {', '.join(arrays)})")
+                raise DerivationError(f"{where}: gradients['{key}'] names no input (inputs: "
+                                      f"{', '.join(arrays)})")
             if arrays[key].dtype.kind != "f":
-                raise DerivationError(f"Derivation '{self.name}': input '{key}' is "
-                                      f"{arrays[key].dtype}; only floating inputs have gradients")
+                raise DerivationError(f"{where}: input '{key}' is {arrays[key].dtype}; only "
+                                      "floating inputs have gradients")
         return arrays
 
 
 @dataclass
 class Check:
-    """One target checked: a gradient, a step or a claim."""
+    """One target checked: a gradient, a step or a claim.
+
+    ``outcome`` is one of :data:`OUTCOMES`; ``passed`` is ``outcome != 'fail'``. The three
+    comparisons are the worst element's |a − b| / tolerance (≤ 1 agrees; None when not made).
+    ``worst_index`` is that element, with the formula's, the tape's and the numeric values
+    there (``numeric_error`` the estimated error of the latter); ``kinks`` lists the elements
+    where the one-sided slopes differ; ``reason`` says why an outcome is not a plain pass."""
 
     target: str
     kind: str
@@ -115,12 +164,27 @@ class Check:
     diagnosis: Diagnosis | None = None
     lhs: Any = None
     rhs: Any = None
+    outcome: str = "pass"
+    worst_index: list[int] | None = None
+    formula_value: float | None = None
+    tape_value: float | None = None
+    numeric_value: float | None = None
+    numeric_error: float | None = None
+    relative_error: float | None = None
+    kinks: list[dict[str, Any]] = field(default_factory=list)
+    reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "target": self.target, "kind": self.kind, "passed": self.passed,
-            "tape_vs_formula": self.tape_vs_formula, "tape_vs_numeric": self.tape_vs_numeric,
+            "outcome": self.outcome, "tape_vs_formula": self.tape_vs_formula,
+            "tape_vs_numeric": self.tape_vs_numeric,
             "formula_vs_numeric": self.formula_vs_numeric,
+            "worst": None if self.worst_index is None else {
+                "index": self.worst_index, "formula": self.formula_value,
+                "tape": self.tape_value, "numeric": self.numeric_value,
+                "numeric_error": self.numeric_error, "relative_error": self.relative_error},
+            "kinks": self.kinks, "reason": self.reason,
             "diagnosis": self.diagnosis.to_json() if self.diagnosis else None,
         }
         if self.kind == "claim":
@@ -130,7 +194,11 @@ class Check:
 
 @dataclass
 class DerivationReport:
-    """The result of verifying one derivation (or why it could not be verified)."""
+    """The result of verifying one derivation (or why it could not be verified).
+
+    ``promoted`` maps the inputs given below float64 to their dtype (they were promoted to
+    float64 for the verdict); ``timed_out`` is set when the time limit stopped it (``error``
+    says so); ``tolerances`` describes the method and its constants."""
 
     name: str
     file: str | None
@@ -141,15 +209,28 @@ class DerivationReport:
     error: str | None = None
     loss: Tensor | None = field(default=None, repr=False)
     targets: dict[str, Any] = field(default_factory=dict, repr=False)
+    promoted: dict[str, str] = field(default_factory=dict)
+    timed_out: bool = False
+    seconds: float | None = None
 
     @property
     def passed(self) -> bool:
         return self.error is None and all(check.passed for check in self.checks)
 
+    @property
+    def outcome(self) -> str:
+        """'timeout', 'error', 'fail', or 'pass' (kinks and unreliable references pass)."""
+        if self.timed_out:
+            return "timeout"
+        if self.error is not None:
+            return "error"
+        return "pass" if self.passed else "fail"
+
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "file": self.file, "passed": self.passed,
+                                "outcome": self.outcome,
                                 "checks": [c.to_json() for c in self.checks],
-                                "tolerances": self.tolerances,
+                                "tolerances": self.tolerances, "promoted": self.promoted,
                                 "first_wrong_step": self.first_wrong_step}
         if self.error is not None:
             data["error"] = self.error
@@ -162,11 +243,49 @@ def _jsonable(value: Any) -> Any:
 
 
 # ------------------------------------------------------------------------------- calling
+class DerivationTimeout(BaseException):
+    """Raised by the time limit inside a derivation's code (a BaseException, so that the
+    code's own ``except Exception`` cannot swallow it)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`DerivationTimeout` in the main thread after ``seconds`` (SIGALRM with a
+    real-time interval timer; no limit elsewhere, or when ``seconds`` is None or ≤ 0)."""
+    usable = (seconds is not None and seconds > 0 and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise DerivationTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parameters(fn: Callable[..., Any]) -> Mapping[str, inspect.Parameter] | None:
+    """fn's parameters (cached: the loss is called thousands of times), None if unknown."""
+    try:
+        return inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return None
+
+
 def _call(fn: Callable[..., Any], available: Mapping[str, Any], seed: int, what: str) -> Any:
     """Call ``fn`` with the inputs its signature names (all with **kwargs), plus ``rng``."""
     try:
-        parameters = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
+        parameters = _parameters(fn)
+    except TypeError:  # not hashable
+        parameters = _parameters.__wrapped__(fn)
+    if parameters is None:
         return fn(**available)
     if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
         kwargs = dict(available)
@@ -183,19 +302,56 @@ def _call(fn: Callable[..., Any], available: Mapping[str, Any], seed: int, what:
     return fn(**kwargs)
 
 
-def _formula(fn: Callable[..., Any], arrays: Mapping[str, np.ndarray], seed: int,
-             what: str) -> Any:
-    copies = {k: v.copy() for k, v in arrays.items()}  # a formula cannot change the inputs
+def _guarded(fn: Callable[..., Any], available: Mapping[str, Any], seed: int, what: str) -> Any:
+    """:func:`_call`, turning any exception (SystemExit too) into a DerivationError."""
     try:
-        return _call(fn, copies, seed, what)
-    except AutogradLiteError:
-        raise
+        return _call(fn, available, seed, what)
+    except AutogradLiteError as exc:
+        if isinstance(exc, DerivationError) and str(exc).startswith(what):
+            raise
+        raise DerivationError(f"{what} failed: {exc}") from None
+    except SystemExit as exc:
+        raise DerivationError(f"{what} called sys.exit({exc.code!r}); a derivation must return "
+                              "its result, not exit") from None
     except Exception as exc:
         raise DerivationError(f"{what} raised {type(exc).__name__}: {exc}") from None
 
 
+def real_array(value: Any, what: str) -> np.ndarray:
+    """``value`` (a formula's result) as a float64 array, or a DerivationError naming what it
+    is when it is not a real array: complex values are refused, never truncated."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if isinstance(value, (np.ndarray, np.generic, numbers.Number, list, tuple)):
+        try:
+            array = np.asarray(value)
+        except ValueError as exc:
+            raise DerivationError(f"{what} returned a ragged {type(value).__name__} ({exc}); "
+                                  "return a NumPy array") from None
+        if array.dtype.kind in "fiub":
+            return array.astype(np.float64)
+        if array.dtype.kind == "c":
+            imag = float(np.abs(np.imag(array)).max(initial=0.0))
+            raise DerivationError(f"{what} returned complex values (dtype {array.dtype}, "
+                                  f"largest imaginary part {imag:.3g}); a gradient of a real "
+                                  "loss is real: return a real array")
+        raise DerivationError(f"{what} returned an array of dtype {array.dtype}; return a real "
+                              "NumPy array")
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    raise DerivationError(f"{what} returned a {type(value).__name__} ({shown}); return a real "
+                          "NumPy array of the target's shape")
+
+
+def _formula(fn: Callable[..., Any], arrays: Mapping[str, np.ndarray], seed: int,
+             what: str) -> Any:
+    copies = {k: v.copy() for k, v in arrays.items()}  # a formula cannot change the inputs
+    return _guarded(fn, copies, seed, what)
+
+
 class _Evaluator:
-    """Evaluates a derivation's loss: on the tape once, then as a number many times."""
+    """Evaluates a derivation's loss: on the tape, then as a number many times, every time on
+    fresh copies of the inputs (a loss that changes what it is handed affects nothing else)."""
 
     def __init__(self, derivation: Derivation, arrays: dict[str, np.ndarray]) -> None:
         self.derivation = derivation
@@ -209,17 +365,12 @@ class _Evaluator:
                 tensor.data = tensor.data + perturb[1]
 
         with no_grad(), name_hook(shift):
-            out = self._loss({k: Tensor(v) for k, v in arrays.items()})
+            out = self._loss({k: Tensor(v.copy()) for k, v in arrays.items()})
         return float(out.data)
 
     def _loss(self, tensors: dict[str, Tensor]) -> Tensor:
         name = f"Derivation '{self.derivation.name}': loss"
-        try:
-            out = _call(self.derivation.loss, tensors, self.derivation.seed, name)
-        except AutogradLiteError as exc:
-            raise DerivationError(f"{name} failed: {exc}") from None
-        except Exception as exc:
-            raise DerivationError(f"{name} raised {type(exc).__name__}: {exc}") from None
+        out = _guarded(self.derivation.loss, tensors, self.derivation.seed, name)
         if not isinstance(out, Tensor):
             raise DerivationError(f"{name} must return a Tensor built with autograd_lite, got "
                                   f"{type(out).__name__}")
@@ -228,150 +379,345 @@ class _Evaluator:
                                   "it with .sum() or .mean()")
         return out
 
-    def tape(self, step_names: Iterable[str]) -> tuple[Tensor, dict[str, Tensor],
-                                                       dict[str, Tensor]]:
+    def tape(self, step_names: Iterable[str], arrays: Mapping[str, np.ndarray] | None = None,
+             all_floats: bool = False) -> tuple[Tensor, dict[str, Tensor], dict[str, Tensor]]:
         """Run the loss on the tape and backpropagate; return the loss, the input tensors and
-        the named intermediates (each keeping its gradient)."""
+        the named intermediates (each keeping its gradient). Only inputs with a gradient
+        formula require gradients (others are constants of the graph), unless a step needs
+        more (then every floating input does)."""
+        arrays = self.arrays if arrays is None else arrays
         wanted = set(step_names)
         named: dict[str, list[Tensor]] = {}
 
         def record(tensor: Tensor, name: str) -> None:
             named.setdefault(name, []).append(tensor)
 
-        tensors = {k: Tensor(v.copy(), requires_grad=v.dtype.kind == "f", name=k)
-                   for k, v in self.arrays.items()}
+        grads = set(self.derivation.gradients)
+        tensors = {k: Tensor(v.copy(), requires_grad=v.dtype.kind == "f" and
+                             (all_floats or k in grads), name=k) for k, v in arrays.items()}
         with retain_grads(), name_hook(record):
             loss = self._loss(tensors)
+        where = f"Derivation '{self.derivation.name}'"
         for name in wanted:
             found = named.get(name, [])
             if len(found) != 1:
                 problem = "is never named" if not found else f"is named {len(found)} times"
                 raise DerivationError(
-                    f"Derivation '{self.derivation.name}': step '{name}' {problem} in the loss; "
-                    f"name exactly one intermediate that way (t.name = '{name}') where it is "
-                    "computed")
+                    f"{where}: step '{name}' {problem} in the loss; name exactly one "
+                    f"intermediate that way (t.name = '{name}') where it is computed")
             if not found[0].requires_grad:
-                raise DerivationError(f"Derivation '{self.derivation.name}': step '{name}' does "
-                                      "not depend on any floating-point input")
-        if not loss.requires_grad:
-            raise DerivationError(f"Derivation '{self.derivation.name}': the loss does not "
-                                  "depend on any floating-point input")
-        loss.backward(retain_graph=True)
+                if not all_floats:
+                    return self.tape(step_names, arrays, all_floats=True)
+                raise DerivationError(f"{where}: step '{name}' does not depend on any "
+                                      "floating-point input")
+        if grads or wanted:
+            if not loss.requires_grad:
+                raise DerivationError(f"{where}: the loss does not depend on any "
+                                      "floating-point input")
+            loss.backward(retain_graph=True)
         return loss, tensors, {name: named[name][0] for name in wanted}
 
 
-def _numeric(evaluate: Callable[[int, float], float], values: np.ndarray,
-             unit: float) -> np.ndarray:
-    """Central differences with the step h_j = u^(1/3)·max(1, |x_j|) for each element j."""
-    grad = np.zeros(values.shape, dtype=np.float64)
-    flat = values.reshape(-1)
-    for j in range(flat.size):
-        h = unit ** (1 / 3) * max(1.0, abs(float(flat[j])))
-        grad.flat[j] = (evaluate(j, h) - evaluate(j, -h)) / (2 * h)
-    return grad
+# ------------------------------------------------------------------------------- judging
+def _spread(a64: np.ndarray, a32: Any) -> np.ndarray | None:
+    """|a32 − a64| per element (non-finite differences replaced by the largest finite one);
+    None when the float32 run gave nothing comparable."""
+    if a32 is None or np.shape(a32) != a64.shape:
+        return None
+    spread = np.abs(np.asarray(a32, np.float64) - a64)
+    finite = np.isfinite(spread)
+    if not finite.all():
+        spread = np.where(finite, spread, float(spread[finite].max(initial=0.0)))
+    return spread
 
 
-def tolerances_for(dtype: np.dtype, loss_value: float) -> dict[str, float]:
-    """The tolerances stated in this module's docstring, for a dtype and a loss value."""
-    u = float(np.finfo(dtype).eps)
-    return {"unit_roundoff": u, "exact": 1e4 * u, "step": u ** (1 / 3),
-            "numeric": 100 * u ** (2 / 3) * (1 + max(1.0, abs(loss_value)))}
+def _largest(*spreads: np.ndarray | None) -> np.ndarray | None:
+    present = [s for s in spreads if s is not None]
+    return np.maximum.reduce(present) if present else None
 
 
-def verify(derivation: Derivation) -> DerivationReport:
-    """Verify every gradient, step and claim of ``derivation`` three ways."""
+def _add(*spreads: np.ndarray | None) -> np.ndarray | None:
+    present = [s for s in spreads if s is not None]
+    return sum(present[1:], present[0]) if present else None
+
+
+def _located(check: Check, index: tuple[int, ...], F: np.ndarray | None, T: np.ndarray | None,
+             numeric: NumericDerivative | None) -> None:
+    """Record the element ``index`` as the worst one of ``check`` (nothing for no elements)."""
+    if (F is not None and F.size == 0) or (T is not None and T.size == 0):
+        return
+    check.worst_index = list(index)
+    if F is not None:
+        check.formula_value = float(F[index])
+    if T is not None:
+        check.tape_value = float(T[index])
+    if numeric is not None:
+        check.numeric_value = float(numeric.value[index])
+        check.numeric_error = float(numeric.error[index])
+    if F is not None and T is not None:
+        a, b = float(F[index]), float(T[index])
+        top = max(abs(a), abs(b))
+        check.relative_error = 0.0 if a == b else (abs(a - b) / top if top else None)
+
+
+def _kink_list(numeric: NumericDerivative, elements: np.ndarray, F: np.ndarray,
+               T: np.ndarray) -> list[dict[str, Any]]:
+    return [{"index": [int(i) for i in idx], "left_slope": float(numeric.left[idx]),
+             "right_slope": float(numeric.right[idx]), "formula": float(F[idx]),
+             "tape": float(T[idx])} for idx in map(tuple, np.argwhere(elements))]
+
+
+def _kink_reason(kinks: list[dict[str, Any]]) -> str:
+    shown = "; ".join(f"{tuple(k['index'])}: left slope {k['left_slope']:.6g}, right slope "
+                      f"{k['right_slope']:.6g}, formula took {k['formula']:.6g}, tape took "
+                      f"{k['tape']:.6g}" for k in kinks[:4])
+    more = f" and {len(kinks) - 4} more" if len(kinks) > 4 else ""
+    return ("not differentiable at " + shown + more + " (the one-sided slopes differ, as at a "
+            "ReLU's 0, |x| at 0 or a tie of a max); the central difference is their average "
+            "and is not a reference there")
+
+
+def judge(target: str, kind: str, F: np.ndarray, T: np.ndarray, spread: np.ndarray | None,
+          numeric: NumericDerivative, taylor: Callable[[int, float], float | None],
+          batch: int | None, values: np.ndarray | None = None) -> Check:
+    """The verdict on one gradient or step target (see the module docstring)."""
+    if F.shape != T.shape:
+        check = Check(target, kind, False, outcome="fail",
+                      diagnosis=diagnose(F, T, target, batch))
+        return check
+    allowance = roundoff_allowance(F, T, spread)
+    numeric_tolerance = 2 * numeric.error + allowance
+    ft = scores(F, T, allowance)
+    tn = scores(T, numeric.value, numeric_tolerance)
+    fn = scores(F, numeric.value, numeric_tolerance)
+    check = Check(target, kind, True, float(ft.max(initial=0.0)), float(tn.max(initial=0.0)),
+                  float(fn.max(initial=0.0)))
+    bad_ft, bad_tn = ft > 1, tn > 1
+    if not bad_ft.any():
+        doubtful = ~numeric.reliable() & ~numeric.kink
+        if not bad_tn.any() and doubtful.any():  # agreement, but only within a wide error bar
+            with np.errstate(divide="ignore", invalid="ignore"):
+                width = np.where(doubtful, numeric.error / np.abs(numeric.value), -1.0)
+            index = worst(np.nan_to_num(width, nan=np.inf))
+            order = taylor(int(np.ravel_multi_index(index, T.shape)) if T.ndim else 0,
+                           float(T[index]))
+            if taylor_says(order) != "right":
+                bad_tn = doubtful
+        if not bad_tn.any():
+            _located(check, worst(ft), F, T, numeric)
+            return check
+        index = worst(tn)
+        _located(check, index, F, T, numeric)
+        smooth = bad_tn & ~numeric.kink
+        if not smooth.any():
+            check.outcome = "kink"
+            check.kinks = _kink_list(numeric, bad_tn, F, T)
+            check.reason = _kink_reason(check.kinks)
+            return check
+        index = worst(np.where(smooth, tn, -1.0))
+        _located(check, index, F, T, numeric)
+        order = taylor(int(np.ravel_multi_index(index, T.shape)) if T.ndim else 0,
+                       float(T[index]))
+        estimate = (f"finite differences give {numeric.value[index]:.10g} ± "
+                    f"{numeric.error[index]:.2g} at {index}, formula and tape "
+                    f"{T[index]:.10g}")
+        if taylor_says(order) == "wrong":
+            check.outcome, check.passed = "fail", False
+            check.diagnosis = Diagnosis(
+                "tape", f"∂J/∂{target}: the formula agrees with the tape, but both disagree "
+                f"with the loss itself: {estimate}, and the Taylor remainder "
+                f"|J(x + h e) − J(x) − h·g| shrinks as h^{order:.1f} (a right gradient gives h²). "
+                "A registered op's VJP is wrong (check it with autograd_lite.gradcheck), and "
+                "the formula repeats the mistake.", index=list(index))
+            return check
+        check.outcome = "unreliable"
+        how = (f"the Taylor remainder shrinks as h^{order:.1f}, as for a right gradient"
+               if taylor_says(order) == "right" else
+               "the Taylor remainder cannot tell (noise or a jump dominates it"
+               + (f": order {order:.1f})" if order is not None else ")"))
+        check.reason = (f"numeric reference unreliable: {estimate}; formula and tape agree to "
+                        f"round-off and {how}. The finite differences, not the formula, are in "
+                        "doubt (a function varying faster than the steps tried, or noisy).")
+        return check
+    # formula and tape differ somewhere
+    low = np.minimum(numeric.left, numeric.right) - numeric_tolerance
+    high = np.maximum(numeric.left, numeric.right) + numeric_tolerance
+    within = numeric.kink & (low <= F) & (high >= F)
+    unexplained = bad_ft & ~within
+    if not unexplained.any():
+        check.outcome = "kink"
+        check.kinks = _kink_list(numeric, bad_ft | (bad_tn & numeric.kink), F, T)
+        check.reason = _kink_reason(check.kinks) + "; the formula took a one-sided slope"
+        _located(check, worst(ft), F, T, numeric)
+        return check
+    check.outcome, check.passed = "fail", False
+    index = worst(np.where(unexplained, ft, -1.0))
+    _located(check, index, F, T, numeric)
+    reliable = numeric.reliable()
+    if (np.all(fn[unexplained] <= 1)
+            and np.all(reliable[unexplained]) and np.all(bad_tn[unexplained])):
+        check.diagnosis = Diagnosis(
+            "tape", f"∂J/∂{target}: the formula agrees with finite differences "
+            f"({numeric.value[index]:.10g} ± {numeric.error[index]:.2g} at {index}) but the "
+            f"tape does not ({T[index]:.10g}): the formula looks right and a registered op's "
+            "VJP is wrong (check it with autograd_lite.gradcheck).", index=list(index))
+    else:
+        check.diagnosis = diagnose(F, T, target, batch, tolerance=allowance, values=values)
+    return check
+
+
+def judge_claim(label: str, lhs: np.ndarray, rhs: np.ndarray, spread: np.ndarray | None,
+                batch: int | None) -> Check:
+    """A claim holds when its sides agree element-wise to round-off (the same allowance as
+    formula vs tape). A side that is exactly zero is compared with the round-off of the other
+    side's float32 spread, or absolutely to 64·u when there is none."""
+    if lhs.shape != rhs.shape:
+        return Check(label, "claim", False, lhs=lhs, rhs=rhs, outcome="fail",
+                     diagnosis=Diagnosis("shape", f"the claim '{label}' does not hold: its sides "
+                                                  f"have shapes {lhs.shape} and {rhs.shape}"))
+    allowance = roundoff_allowance(lhs, rhs, spread)
+    if not (np.any(lhs) and np.any(rhs)):  # a claim that something vanishes: no own scale
+        allowance = np.maximum(allowance, ROUNDOFF_FACTOR * UNIT)
+    score = scores(lhs, rhs, allowance)
+    check = Check(label, "claim", bool((score <= 1).all()), tape_vs_formula=None, lhs=lhs,
+                  rhs=rhs)
+    check.outcome = "pass" if check.passed else "fail"
+    if lhs.size:
+        _located(check, worst(score), lhs, rhs, None)
+    if not check.passed:
+        check.diagnosis = diagnose(lhs, rhs, label, batch, claim=True, tolerance=allowance)
+    return check
+
+
+# ------------------------------------------------------------------------------ verifying
+def verify(derivation: Derivation, timeout: float | None = None) -> DerivationReport:
+    """Verify every gradient, step and claim of ``derivation`` three ways. With ``timeout``
+    (seconds; main thread only), a derivation still running after it is stopped and reported
+    as timed out."""
+    import time
+
     report = DerivationReport(derivation.name, derivation.file, derivation.source)
+    start = time.perf_counter()
     try:
-        _verify_into(derivation, report)
+        with time_limit(timeout):
+            _verify_into(derivation, report)
     except DerivationError as exc:
         report.error = str(exc)
+    except DerivationTimeout:
+        report.timed_out = True
+        report.error = (f"Derivation '{derivation.name}' did not finish within {timeout:g} s "
+                        "(the time limit; raise it with --timeout SECONDS)")
+    report.seconds = time.perf_counter() - start
+    if report.error is not None:
+        report.checks = []
     return report
 
 
+def _promote(arrays: dict[str, np.ndarray], dtype: Any) -> dict[str, np.ndarray]:
+    return {k: v.astype(dtype) if v.dtype.kind == "f" else v for k, v in arrays.items()}
+
+
+def _in_float32(run: Callable[[], Any]) -> Any:
+    """``run()`` for the float32 spread; None if it fails in any way (then no spread is used)."""
+    try:
+        with np.errstate(all="ignore"):
+            return run()
+    except (Exception, SystemExit):
+        return None
+
+
 def _verify_into(derivation: Derivation, report: DerivationReport) -> None:
-    arrays = derivation.make_inputs()
-    floats = [a.dtype for a in arrays.values() if a.dtype.kind == "f"]
-    dtype = max(floats, key=lambda d: np.finfo(d).eps) if floats else np.dtype(np.float64)
+    given = derivation.make_inputs()
+    report.promoted = {k: str(v.dtype) for k, v in given.items()
+                       if v.dtype.kind == "f" and v.dtype != np.float64}
+    arrays = _promote(given, np.float64)
+    arrays32 = _promote(given, np.float32)
+    # a second float32 sample, every input one ulp up: one sample alone can cancel exactly
+    nudged32 = {k: np.nextafter(v, np.float32(np.inf)) if v.dtype.kind == "f" else v
+                for k, v in arrays32.items()}
+    samples32 = (arrays32, nudged32)
     steps = dict(derivation.steps or {})
     evaluator = _Evaluator(derivation, arrays)
     loss, tensors, intermediates = evaluator.tape(steps)
     report.loss = loss
-    tol = tolerances_for(dtype, float(loss.data))
-    report.tolerances = tol
-    unit = tol["unit_roundoff"]
-    seed = derivation.seed
+    tapes32 = [_in_float32(lambda a=a: evaluator.tape(steps, a)) for a in samples32]
+    seed, where = derivation.seed, f"Derivation '{derivation.name}'"
+    f0 = evaluator.value(arrays)
+    report.tolerances = {"unit_roundoff": UNIT, "roundoff_factor": ROUNDOFF_FACTOR,
+                         "first_step": UNIT ** (1 / 3), "max_levels": MAX_LEVELS}
 
-    def judge(target: str, kind: str, formula: Any, tape: np.ndarray,
-              numeric: np.ndarray) -> Check:
-        formula = np.asarray(formula, dtype=np.float64)
-        tape_vs_numeric = relative_error(tape, numeric)
-        if formula.shape != tape.shape:
-            return Check(target, kind, False, None, tape_vs_numeric, None,
-                         diagnose(formula, tape, target, derivation.batch))
-        check = Check(target, kind, True, relative_error(formula, tape), tape_vs_numeric,
-                      relative_error(formula, numeric))
-        check.passed = (check.tape_vs_formula <= tol["exact"]
-                        and tape_vs_numeric <= tol["numeric"]
-                        and check.formula_vs_numeric <= tol["numeric"])
-        if not check.passed:
-            if tape_vs_numeric > tol["numeric"] and check.formula_vs_numeric <= tol["numeric"]:
-                check.diagnosis = Diagnosis(
-                    "unknown", f"the formula for ∂J/∂{target} agrees with finite differences "
-                    "but the tape does not: a non-differentiable point, or a wrong VJP in a "
-                    "registered op (check it with autograd_lite.gradcheck)")
-            else:
-                check.diagnosis = diagnose(formula, tape, target, derivation.batch)
-        return check
+    def formula_of(fn: Callable[..., Any], what: str) -> tuple[np.ndarray, Any]:
+        value = real_array(_formula(fn, arrays, seed, what), what)
+        values32 = [_in_float32(lambda a=a: real_array(_formula(fn, a, seed, what), what))
+                    for a in samples32]
+        return value, values32
+
+    def run(target: str, kind: str, fn: Callable[..., Any], tape: np.ndarray,
+            tapes_32: list[Any], values: np.ndarray, evaluate: Any) -> Check:
+        what = f"{where}: {'steps' if kind == 'step' else 'gradients'}['{target}']"
+        F, F32 = formula_of(fn, what)
+        numeric = numeric_derivative(evaluate, values, f0, UNIT, UNIT)
+        spread = (_largest(*(_add(_spread(tape, t32), _spread(F, f32))
+                             for t32, f32 in zip(tapes_32, F32, strict=True)))
+                  if F.shape == tape.shape else None)
+
+        def taylor(j: int, slope: float) -> float | None:
+            return taylor_order(evaluate, j, float(values.reshape(-1)[j]), f0, slope, UNIT,
+                                UNIT)
+
+        return judge(target, kind, F, tape, spread, numeric, taylor, derivation.batch, values)
 
     # the steps of the chain, in the order the backward pass reaches them (newest node first)
-    ordered_steps = sorted(steps, key=lambda s: -intermediates[s].node.seq)
-    for step in ordered_steps:
+    for step in sorted(steps, key=lambda s: -intermediates[s].node.seq):
         tensor = intermediates[step]
-        values = tensor.data
+        values = np.asarray(tensor.data, np.float64)
 
-        def at_step(j: int, h: float, step: str = step, values: np.ndarray = values) -> float:
-            delta = np.zeros(values.shape, dtype=values.dtype)
+        def at_step(j: int, h: float, step: str = step, values: np.ndarray = values
+                    ) -> tuple[float, float]:
+            delta = np.zeros(values.shape)
+            moved = values.reshape(-1)[j] + h
             delta.flat[j] = h
-            return evaluator.value(arrays, (step, delta))
+            return evaluator.value(arrays, (step, delta)), float(moved - values.reshape(-1)[j])
 
-        numeric = _numeric(at_step, values, unit)
-        formula = _formula(steps[step], arrays, seed,
-                           f"Derivation '{derivation.name}': steps['{step}']")
-        report.checks.append(judge(step, "step", formula, np.asarray(tensor.grad, np.float64),
-                                   numeric))
+        grads32 = [t32[2][step].grad if t32 is not None and step in t32[2] else None
+                   for t32 in tapes32]
+        report.checks.append(run(step, "step", steps[step], np.asarray(tensor.grad, np.float64),
+                                 grads32, values, at_step))
         report.targets[step] = tensor
     for name, fn in derivation.gradients.items():
-        def at_input(j: int, h: float, name: str = name) -> float:
+        def at_input(j: int, h: float, name: str = name) -> tuple[float, float]:
             shifted = dict(arrays)
-            shifted[name] = arrays[name].copy()
-            shifted[name].flat[j] += h
-            return evaluator.value(shifted)
+            moved = arrays[name].copy()
+            original = moved.flat[j]
+            moved.flat[j] = original + h
+            shifted[name] = moved
+            return evaluator.value(shifted), float(moved.flat[j] - original)
 
-        numeric = _numeric(at_input, arrays[name], unit)
-        formula = _formula(fn, arrays, seed, f"Derivation '{derivation.name}': "
-                                             f"gradients['{name}']")
         grad = tensors[name].grad
         tape = np.zeros(arrays[name].shape) if grad is None else np.asarray(grad, np.float64)
-        check = judge(name, "gradient", formula, tape, numeric)
-        report.checks.append(check)
+        grads32 = [None if t32 is None else
+                   (np.zeros(arrays[name].shape) if t32[1][name].grad is None
+                    else t32[1][name].grad) for t32 in tapes32]
+        report.checks.append(run(name, "gradient", fn, tape, grads32, arrays[name], at_input))
         report.targets[name] = tensors[name]
     for label, fn in (derivation.claims or {}).items():
-        result = _formula(fn, arrays, seed, f"Derivation '{derivation.name}': claims['{label}']")
+        what = f"{where}: claims['{label}']"
+        result = _formula(fn, arrays, seed, what)
         if not isinstance(result, (tuple, list)) or len(result) != 2:
-            raise DerivationError(f"Derivation '{derivation.name}': claims['{label}'] must "
-                                  "return a pair (lhs, rhs)")
-        lhs, rhs = (np.asarray(side, dtype=np.float64) for side in result)
-        if lhs.shape != rhs.shape:
-            check = Check(label, "claim", False, lhs=lhs, rhs=rhs, diagnosis=Diagnosis(
-                "shape", f"claim '{label}': the sides have shapes {lhs.shape} and {rhs.shape}"))
-        else:
-            error = relative_error(lhs, rhs)
-            check = Check(label, "claim", error <= tol["exact"], lhs=lhs, rhs=rhs)
-            if not check.passed:
-                check.diagnosis = diagnose(lhs, rhs, label, derivation.batch)
-                check.diagnosis.message = (f"claim '{label}' does not hold (relative error "
-                                           f"{error:.3g}): " + check.diagnosis.message)
-        report.checks.append(check)
+            raise DerivationError(f"{what} must return a pair (lhs, rhs), got "
+                                  f"{type(result).__name__}")
+        lhs, rhs = (real_array(side, f"{what} ({part})")
+                    for side, part in zip(result, ("lhs", "rhs"), strict=True))
+        spreads = []
+        for sample in samples32:
+            result32 = _in_float32(lambda fn=fn, what=what, a=sample: _formula(fn, a, seed, what))
+            if isinstance(result32, (tuple, list)) and len(result32) == 2:
+                sides32 = _in_float32(lambda r=result32, what=what: [real_array(x, what)
+                                                                     for x in r])
+                if sides32 is not None:
+                    spreads.append(_add(_spread(lhs, sides32[0]), _spread(rhs, sides32[1])))
+        spread = _largest(*spreads)
+        report.checks.append(judge_claim(label, lhs, rhs, spread, derivation.batch))
     failing_steps = [c.target for c in report.checks if c.kind == "step" and not c.passed]
     if failing_steps:
         report.first_wrong_step = failing_steps[0]
@@ -382,33 +728,132 @@ def _verify_into(derivation: Derivation, report: DerivationReport) -> None:
 
 
 # -------------------------------------------------------------------------------- loading
-def load_file(path: str | Path) -> list[Derivation]:
-    """Run a derivation file (Python the user chose to run) and return the Derivations it
-    defines at module level, in order. Nothing is written: no bytecode cache, no files."""
-    path = Path(path)
-    try:
-        source = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DerivationError(f"{path}: cannot read it ({exc.strerror})") from None
-    try:
-        code = compile(source, str(path), "exec")
-    except SyntaxError as exc:
-        raise DerivationError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
-    module = types.ModuleType(f"autograd_lite_derivation_{path.stem}")
-    module.__file__ = str(path)
-    sys.modules[module.__name__] = module
+def _library_roots() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    return tuple({os.path.realpath(paths[k]) + os.sep
+                  for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths})
+
+
+def _inside(file: str, folder: str) -> bool:
+    return os.path.realpath(file).startswith(folder)
+
+
+def _helper_names(folder: Path) -> set[str]:
+    """Names a file in ``folder`` could import from it: its modules and packages."""
+    names = set()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if entry.name.endswith(".py"):
+                names.add(entry.name[:-3])
+            elif entry.is_dir() and os.path.exists(os.path.join(entry.path, "__init__.py")):
+                names.add(entry.name)
+    return names
+
+
+@contextlib.contextmanager
+def derivation_namespace(folder: str | Path) -> Iterator[None]:
+    """Run derivation code from ``folder`` in a namespace of its own: the folder first on
+    sys.path, no bytecode written, any cached module of the same name as one of its helper
+    modules hidden (unless it comes from the standard library or site-packages), and every
+    module imported from the folder forgotten afterwards. So a helper module imported by one
+    folder's files never serves another folder's."""
+    folder_path = os.path.realpath(folder) + os.sep
+    library = _library_roots()
     saved_path, saved_bytecode = list(sys.path), sys.dont_write_bytecode
-    sys.path.insert(0, str(path.parent.resolve()))
+    before = set(sys.modules)
+    hidden: dict[str, types.ModuleType] = {}
+    for name in _helper_names(Path(folder)):
+        for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+            file = getattr(sys.modules[key], "__file__", None)
+            if file and os.path.realpath(file).startswith(library):
+                continue
+            hidden[key] = sys.modules.pop(key)
+    sys.path.insert(0, folder_path.rstrip(os.sep))
     sys.dont_write_bytecode = True
     try:
-        exec(code, module.__dict__)
-    except DerivationError as exc:
-        raise DerivationError(f"{path}: {exc}") from None
-    except Exception as exc:
-        raise DerivationError(f"{path}: running it raised {type(exc).__name__}: {exc}") from None
+        yield
     finally:
         sys.path[:] = saved_path
         sys.dont_write_bytecode = saved_bytecode
+        for key in set(sys.modules) - before:
+            file = getattr(sys.modules.get(key), "__file__", None)
+            if file is None or _inside(file, folder_path):
+                sys.modules.pop(key, None)
+        sys.modules.update(hidden)
+
+
+_LOADED = [0]
+
+
+def read_source(path: Path) -> str:
+    """The text of a derivation file: only a regular file is opened (a FIFO or device would
+    block), and it must decode (UTF-8, or the encoding its coding line declares)."""
+    try:
+        status = os.stat(path)
+    except OSError as exc:
+        raise DerivationError(f"{path}: cannot read it ({exc.strerror})") from None
+    if not stat.S_ISREG(status.st_mode):
+        kind = ("a folder" if stat.S_ISDIR(status.st_mode) else
+                "a FIFO (named pipe)" if stat.S_ISFIFO(status.st_mode) else
+                "a socket" if stat.S_ISSOCK(status.st_mode) else "a device or special file")
+        raise DerivationError(f"{path}: is {kind}, not a regular file; derivation files must "
+                              "be regular .py files")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise DerivationError(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        encoding, _ = tokenize.detect_encoding(_lines(data))
+        return data.decode(encoding)
+    except (SyntaxError, UnicodeDecodeError, LookupError) as exc:
+        detail = (f"byte 0x{data[exc.start]:02x} at position {exc.start} is not valid "
+                  f"{exc.encoding}" if isinstance(exc, UnicodeDecodeError) else str(exc))
+        raise DerivationError(f"{path}: is not valid UTF-8 Python source ({detail}); save it "
+                              "as UTF-8") from None
+
+
+def _lines(data: bytes) -> Callable[[], bytes]:
+    lines = iter(data.splitlines(keepends=True))
+    return lambda: next(lines, b"")
+
+
+def load_file(path: str | Path, timeout: float | None = None,
+              isolate: bool = True) -> list[Derivation]:
+    """Run a derivation file (Python the user chose to run) and return the Derivations it
+    defines at module level, in order. Nothing is written: no bytecode cache, no files. With
+    ``isolate`` (default) it runs in :func:`derivation_namespace` of its folder; ``timeout``
+    limits the time it may take (seconds). Any failure, ``sys.exit`` included, is a
+    DerivationError naming the file."""
+    path = Path(path)
+    source = read_source(path)
+    try:
+        code = compile(source, str(path), "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise DerivationError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except ValueError as exc:  # e.g. a NUL byte
+        raise DerivationError(f"{path}: cannot compile it ({exc})") from None
+    _LOADED[0] += 1
+    module = types.ModuleType(f"autograd_lite_derivation_{_LOADED[0]}_{path.stem}")
+    module.__file__ = str(path)
+    namespace = derivation_namespace(path.parent) if isolate else contextlib.nullcontext()
+    sys.modules[module.__name__] = module
+    try:
+        with namespace, time_limit(timeout):
+            exec(code, module.__dict__)
+    except DerivationError as exc:
+        raise DerivationError(f"{path}: {exc}") from None
+    except DerivationTimeout:
+        raise DerivationError(f"{path}: loading it did not finish within {timeout:g} s (the "
+                              "time limit; raise it with --timeout SECONDS)") from None
+    except SystemExit as exc:
+        raise DerivationError(f"{path}: called sys.exit({exc.code!r}) while loading; a "
+                              "derivation file must only define Derivations") from None
+    except Exception as exc:
+        raise DerivationError(f"{path}: running it raised {type(exc).__name__}: {exc}") from None
+    finally:
+        if isolate:
+            sys.modules.pop(module.__name__, None)
     found = [v for v in vars(module).values() if isinstance(v, Derivation)]
     if not found:
         raise DerivationError(f"{path}: defines no autograd_lite.verify.Derivation at module "
@@ -419,31 +864,46 @@ def load_file(path: str | Path) -> list[Derivation]:
 
 
 def derivation_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The ``.py`` files named, and those directly inside the folders named, sorted."""
+    """The ``.py`` files named, and the ``*.py`` entries directly inside the folders named
+    (sub-folders excluded; FIFOs and other special files included, to be refused), sorted."""
     files: list[Path] = []
     for raw_path in paths:
         path = Path(raw_path)
         if path.is_dir():
-            files.extend(sorted(p for p in path.glob("*.py") if p.is_file()))
+            files.extend(sorted(p for p in path.glob("*.py") if not p.is_dir()))
         else:
             files.append(path)
     return files
 
 
-def verify_paths(paths: Iterable[str | Path]) -> tuple[list[DerivationReport], list[str]]:
-    """Verify every derivation in ``paths``; return the reports and the load errors (each
-    naming its file). A broken file does not stop the others."""
+def verify_paths(paths: Iterable[str | Path], timeout: float | None = DEFAULT_TIMEOUT
+                 ) -> tuple[list[DerivationReport], list[str]]:
+    """Verify every derivation in ``paths``; return the reports and the errors (each naming
+    its file or derivation). A broken file, a missing path, a folder without derivation files
+    or a derivation that errs or times out does not stop the others. ``timeout`` is the limit
+    for loading each file and for verifying each derivation (seconds; None for none)."""
     reports: list[DerivationReport] = []
     errors: list[str] = []
-    for path in derivation_files(paths):
-        try:
-            derivations = load_file(path)
-        except DerivationError as exc:
-            errors.append(str(exc))
+    for raw_path in paths:
+        path = Path(raw_path)
+        if not path.exists() and not path.is_symlink():
+            errors.append(f"{path}: no such file or folder")
             continue
-        for derivation in derivations:
-            report = verify(derivation)
-            if report.error is not None:
-                errors.append(f"{path}: {report.error}")
-            reports.append(report)
+        files = derivation_files([path])
+        if path.is_dir() and not files:
+            errors.append(f"{path}: no derivation files (*.py) in this folder")
+        for file in files:
+            with derivation_namespace(file.parent):
+                try:
+                    derivations = load_file(file, timeout=timeout, isolate=False)
+                except DerivationError as exc:
+                    errors.append(str(exc))
+                    continue
+                for derivation in derivations:
+                    report = verify(derivation, timeout=timeout)
+                    if report.error is not None:
+                        errors.append(f"{file}: {report.error}")
+                    reports.append(report)
+    if not reports and not errors:
+        errors.append("no derivations found in " + ", ".join(map(str, paths)))
     return reports, errors

@@ -32,9 +32,12 @@ def test_numerical_grad_matches_closed_form() -> None:
 def test_gradcheck_passes_on_the_net_and_reports_settings() -> None:
     report = al.gradcheck(lambda *a: net_loss(*a), *net_inputs())
     assert report and report.passed
-    assert report.settings["eps"] == 1e-6 and report.settings["atol"] == 1e-5
+    assert report.settings["convention"] == "estimated"
     assert len(report.inputs) == 5  # the integer labels are not checked
     assert "passed" in str(report)
+    pytorch = al.gradcheck(lambda *a: net_loss(*a), *net_inputs(), convention="pytorch")
+    assert pytorch.passed
+    assert pytorch.settings["eps"] == 1e-6 and pytorch.settings["atol"] == 1e-5
 
 
 def test_gradcheck_cs224n_convention() -> None:
@@ -160,9 +163,11 @@ def test_sampling_losses_see_the_same_draws() -> None:
 
 def test_float32_warns_and_uses_derived_tolerances() -> None:
     x = rng.standard_normal(6).astype(np.float32)
-    with pytest.warns(al.GradcheckWarning, match="float32"):
+    with pytest.warns(al.GradcheckWarning, match="below float64"):
         report = al.gradcheck(lambda t: (al.tanh(t) * t).sum(), x)
-    assert report.passed
+    assert report.passed and report.inputs[0].dtype == "float32"
+    with pytest.warns(al.GradcheckWarning):
+        report = al.gradcheck(lambda t: (al.tanh(t) * t).sum(), x, convention="pytorch")
     expected = al.checking.derived_settings(np.float32)
     assert report.settings["eps"] == pytest.approx(expected["eps"])
     assert report.settings["atol"] == pytest.approx(expected["atol"])

@@ -65,8 +65,9 @@ def test_every_shipped_derivation_passes() -> None:
     for report in reports:
         assert report.passed, [(c.target, c.diagnosis) for c in report.checks if not c.passed]
         for check in report.checks:
-            if check.kind != "claim":  # formula vs tape to ~1e-12 (the module's 1e4·u bound)
-                assert check.tape_vs_formula <= report.tolerances["exact"]
+            assert check.outcome == "pass"
+            if check.kind != "claim":  # formula vs tape within the round-off allowance
+                assert check.tape_vs_formula <= 1
     topics = {Path(r.file).stem for r in reports}
     assert topics >= {"softmax", "sigmoid", "softmax_cross_entropy", "neural_network",
                       "word2vec_naive_softmax", "word2vec_negative_sampling",
@@ -93,7 +94,7 @@ def test_flipped_sign() -> None:
     report = verify(load_file(FILES / "wrong_sign.py")[0])
     check = check_of(report, "theta")
     assert not check.passed and check.diagnosis.kind == "sign"
-    assert check.tape_vs_numeric < report.tolerances["numeric"]  # the tape itself is right
+    assert check.tape_vs_numeric <= 1  # the tape itself is right
 
 
 def test_transposed_matrix_gradient() -> None:
@@ -189,8 +190,8 @@ def test_steps_are_checked_three_ways_by_perturbing_the_intermediate() -> None:
         name="steps", inputs=net_inputs, loss=net_loss,
         gradients={}, steps={"theta": lambda **a: deltas(**a)[1] * 0}))
     check = check_of(report, "theta")
-    assert check.tape_vs_numeric < report.tolerances["numeric"]  # finite differences agree
-    assert check.formula_vs_numeric > 0.01 and not check.passed
+    assert check.tape_vs_numeric <= 1  # finite differences agree
+    assert check.formula_vs_numeric > 1 and not check.passed
 
 
 def test_sampling_losses_get_the_same_draws_everywhere() -> None:
@@ -241,7 +242,7 @@ def test_inputs_are_never_modified_by_formulas() -> None:
 def test_cli_exit_codes_and_json_schema(capsys) -> None:
     assert main(["verify", str(FILES / "right.py"), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["schema"] == 1 and document["passed"] is True
+    assert document["schema"] == 2 and document["passed"] is True
     (derivation,) = document["derivations"]
     assert set(derivation) >= {"name", "file", "passed", "checks"}
     (check,) = derivation["checks"]
