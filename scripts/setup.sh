@@ -1,25 +1,60 @@
 #!/usr/bin/env bash
-# Idempotent set-up used by the other scripts: the system Graphviz `dot`, and a virtual
-# environment (.venv) holding autograd_lite with its test tools.
+# Idempotent set-up used by the other scripts. It needs nothing from the caller's environment
+# (it is run as `env -i HOME=$HOME PATH=/usr/local/bin:/usr/bin:/bin bash scripts/...` in CI):
+# whatever is missing it installs with apt-get (Debian/Ubuntu; as root, else through sudo):
+#   - Graphviz's `dot`, which draws the graphs;
+#   - Chromium, which the test suite uses to open the HTML report (tests only);
+#   - Python 3.10+ with venv, when no such interpreter is on PATH;
+# then it makes .venv with autograd_lite (editable) and its test tools, and byte-compiles it.
+# Python: $PYTHON if set, else the first of python3.11 python3.12 python3.13 python3.10 python3
+# on PATH that is at least 3.10 and can make a venv (Debian's python3 needs python3-venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v dot >/dev/null 2>&1; then
-  echo "setup: installing Graphviz (apt-get install graphviz)" >&2
-  sudo=""
+
+apt_updated=""
+apt_install() {
+  local sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq graphviz >/dev/null
+  echo "setup: installing $* (apt-get)" >&2
+  if [ -z "$apt_updated" ]; then
+    $sudo apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+find_python() {
+  local candidate
+  for candidate in ${PYTHON:-} python3.11 python3.12 python3.13 python3.10 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c \
+        'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+command -v dot >/dev/null 2>&1 || apt_install graphviz
+command -v chromium >/dev/null 2>&1 || apt_install chromium
+
+# A .venv whose interpreter no longer runs (its base Python was removed) is made again.
+if [ -e .venv ] && ! .venv/bin/python -c "" 2>/dev/null; then
+  echo "setup: .venv is broken; making it again" >&2
+  rm -rf .venv
 fi
-python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
-  echo "setup: creating .venv with $("$python" --version)" >&2
+  python=$(find_python) || { apt_install python3 python3-venv; python=$(find_python); }
+  echo "setup: creating .venv with $python ($("$python" --version))" >&2
   "$python" -m venv .venv
 fi
-if ! .venv/bin/python -c "import autograd_lite, pytest, hypothesis, graphviz" 2>/dev/null \
-   || [ pyproject.toml -nt .venv/.installed ]; then
+# (Re)install when pyproject.toml changed since the last install, or a tool is missing.
+stamp=$(cksum < pyproject.toml)
+if [ "$(cat .venv/.installed 2>/dev/null)" != "$stamp" ] || ! .venv/bin/python -c \
+    "import autograd_lite, pytest, hypothesis, graphviz, latex2mathml, nbclient" 2>/dev/null; then
   echo "setup: installing autograd_lite and its test tools into .venv" >&2
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
-  touch .venv/.installed
+  echo "$stamp" > .venv/.installed
 fi
 # Byte-compile the package, as pip does for a regular install (an editable one is not): where
 # PYTHONDONTWRITEBYTECODE is set, nothing else would cache it and every start would compile
