@@ -162,6 +162,9 @@ class GradcheckReport:
     def __bool__(self) -> bool:
         return self.passed
 
+    def _repr_html_(self) -> str:  # rich display in notebooks
+        return __import__("autograd_lite.html_report", fromlist=["_"]).gradcheck_html(self)
+
     @property
     def failures(self) -> list[InputCheck]:
         return [check for check in self.inputs if not check.passed]

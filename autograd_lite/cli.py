@@ -24,6 +24,7 @@ def default_derivations() -> Path:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from autograd_lite import html_report
     from autograd_lite import report as present
     from autograd_lite.verify import verify_paths
 
@@ -38,7 +39,8 @@ def _verify(args: argparse.Namespace) -> int:
         except AutogradLiteError as exc:
             errors.append(f"graphs: {exc}")
     if args.report:
-        written = present.write_markdown(reports, errors, args.report, graphs)
+        present.write_markdown(reports, errors, args.report, graphs)
+        written = html_report.write_html(reports, errors, args.report, graphs)
         if not args.json:
             print(f"report written to {written}", file=sys.stderr)
     if args.json:

@@ -146,6 +146,9 @@ class DerivationReport:
     def passed(self) -> bool:
         return self.error is None and all(check.passed for check in self.checks)
 
+    def _repr_html_(self) -> str:  # rich display in notebooks
+        return __import__("autograd_lite.html_report", fromlist=["_"]).derivation_html(self)
+
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "file": self.file, "passed": self.passed,
                                 "checks": [c.to_json() for c in self.checks],
