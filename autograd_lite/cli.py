@@ -93,7 +93,8 @@ def parser() -> argparse.ArgumentParser:
                     "Derivation files are Python: only verify files you trust.")
     verify.add_argument("paths", nargs="*", help="derivation .py files or folders")
     verify.add_argument("--json", action="store_true", help="print the JSON document")
-    verify.add_argument("--report", metavar="DIR", help="write a Markdown report to DIR")
+    verify.add_argument("--report", metavar="DIR",
+                        help="write the report to DIR: index.html (open it) and README.md")
     verify.add_argument("--graphs", metavar="DIR",
                         help="render each derivation's graph (failing targets in red) to DIR")
     graph = commands.add_parser(
