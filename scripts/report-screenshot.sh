@@ -3,7 +3,7 @@
 # derivation with a bug) as headless Chromium draws it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --with-browser
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 status=0

@@ -3,7 +3,7 @@
 # (it is run as `env -i HOME=$HOME PATH=/usr/local/bin:/usr/bin:/bin bash scripts/...` in CI):
 # whatever is missing it installs with apt-get (Debian/Ubuntu; as root, else through sudo):
 #   - Graphviz's `dot`, which draws the graphs;
-#   - Chromium, which the test suite uses to open the HTML report (tests only);
+#   - with --with-browser (scripts/test.sh), Chromium, in which a test opens the HTML report;
 #   - Python 3.10+ with venv, when no such interpreter is on PATH;
 # then it makes .venv with autograd_lite (editable) and its test tools, and byte-compiles it.
 # Python: $PYTHON if set, else the first of python3.11 python3.12 python3.13 python3.10 python3
@@ -36,7 +36,9 @@ find_python() {
 }
 
 command -v dot >/dev/null 2>&1 || apt_install graphviz
-command -v chromium >/dev/null 2>&1 || apt_install chromium
+if [ "${1:-}" = --with-browser ] && ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium
+fi
 
 # A .venv whose interpreter no longer runs (its base Python was removed) is made again.
 if [ -e .venv ] && ! .venv/bin/python -c "" 2>/dev/null; then
