@@ -7,7 +7,8 @@
 #   - Python 3.10+ with venv, when no such interpreter is on PATH;
 # then it makes .venv with autograd_lite (editable) and its test tools, and byte-compiles it.
 # Python: $PYTHON if set, else the first of python3.11 python3.12 python3.13 python3.10 python3
-# on PATH that is at least 3.10 and can make a venv (Debian's python3 needs python3-venv).
+# on PATH that is at least 3.10 and can make a venv; failing that, Debian's python3 and
+# python3-venv are installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,11 +24,21 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
 }
 
+# Whether $1 is Python 3.10+ and can make a venv with pip (tried for real: Debian's python3
+# imports ensurepip but cannot use it without python3-venv).
+can_make_venv() {
+  local probe status=0
+  probe=$(mktemp -d)
+  "$1" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null \
+    && "$1" -m venv "$probe/venv" >/dev/null 2>&1 || status=1
+  rm -rf "$probe"
+  return "$status"
+}
+
 find_python() {
   local candidate
   for candidate in ${PYTHON:-} python3.11 python3.12 python3.13 python3.10 python3; do
-    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c \
-        'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+    if command -v "$candidate" >/dev/null 2>&1 && can_make_venv "$candidate"; then
       command -v "$candidate"
       return 0
     fi
@@ -46,7 +57,10 @@ if [ -e .venv ] && ! .venv/bin/python -c "" 2>/dev/null; then
   rm -rf .venv
 fi
 if [ ! -x .venv/bin/python ]; then
-  python=$(find_python) || { apt_install python3 python3-venv; python=$(find_python); }
+  python=$(find_python) || { apt_install python3 python3-venv; python=$(find_python); } || {
+    echo "setup: found no Python 3.10+ able to make a venv; set PYTHON=/path/to/python3" >&2
+    exit 1
+  }
   echo "setup: creating .venv with $python ($("$python" --version))" >&2
   "$python" -m venv .venv
 fi
