@@ -424,6 +424,11 @@ class GradcheckReport:
     def __bool__(self) -> bool:
         return self.passed
 
+    def _repr_html_(self) -> str:  # rich display in notebooks
+        from autograd_lite.html_report import gradcheck_html
+
+        return gradcheck_html(self)
+
     @property
     def failures(self) -> list[InputCheck]:
         return [check for check in self.inputs if not check.passed]

@@ -34,6 +34,7 @@ def _verify(args: argparse.Namespace) -> int:
     unreadable, not UTF-8, not a regular file, raising or exiting, timed out, no derivations),
     the others still being checked. Whatever derivation files print goes to stderr, so that
     stdout holds only the table or the JSON document."""
+    from autograd_lite import html_report
     from autograd_lite import report as present
     from autograd_lite.verify import verify_paths
 
@@ -51,7 +52,8 @@ def _verify(args: argparse.Namespace) -> int:
             except AutogradLiteError as exc:
                 errors.append(f"graphs: {exc}")
     if args.report:
-        written = present.write_markdown(reports, errors, args.report, graphs)
+        present.write_markdown(reports, errors, args.report, graphs)
+        written = html_report.write_html(reports, errors, args.report, graphs)
         print(f"report written to {written}", file=sys.stderr)
     if args.json:
         print(json.dumps(present.document(reports, errors), indent=2, ensure_ascii=False,
@@ -136,7 +138,8 @@ def parser() -> argparse.ArgumentParser:
                         help="time limit for loading each file and for verifying each "
                              f"derivation (default {DEFAULT_TIMEOUT:g}); past it, an error "
                              "naming the derivation (exit 2)")
-    verify.add_argument("--report", metavar="DIR", help="write a Markdown report to DIR")
+    verify.add_argument("--report", metavar="DIR",
+                        help="write the report to DIR: index.html (open it) and README.md")
     verify.add_argument("--graphs", metavar="DIR",
                         help="render each derivation's graph (failing targets in red) to DIR")
     graph = commands.add_parser(

@@ -226,6 +226,11 @@ class DerivationReport:
             return "error"
         return "pass" if self.passed else "fail"
 
+    def _repr_html_(self) -> str:  # rich display in notebooks
+        from autograd_lite.html_report import derivation_html
+
+        return derivation_html(self)
+
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "file": self.file, "passed": self.passed,
                                 "outcome": self.outcome,

@@ -2,7 +2,7 @@
 
     python bench/run.py            # everything (about two minutes on 2 cores)
     python bench/run.py --quick    # fewer samples
-    python bench/run.py --markdown bench/RESULTS.md
+    python bench/run.py --markdown bench/out/run.md   # also the table (copy it to RESULTS.md)
 
 Timings alternate the contenders (A B A B ...) after a warm-up, so a drifting machine affects
 both alike. Times are medians; a ratio is the median of the round-by-round ratios (each round runs
@@ -710,6 +710,7 @@ def main() -> int:
     text = f"Measured {machine()}; `python bench/run.py`.\n\n{table}\n"
     print("\n" + text)
     if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
         Path(args.markdown).write_text("# Benchmark results\n\n" + text, encoding="utf-8")
     return 0
 

@@ -23,4 +23,5 @@ MINE = Derivation(
     steps={"theta": lambda X, W, b, y: softmax(X @ W + b) - y},
     gradients={"W": lambda X, W, b, y: X.T @ (softmax(X @ W + b) - y),
                "b": lambda X, W, b, y: softmax(X @ W + b) - y},  # forgot to sum over rows
+    source="my_derivation.md",
 )

@@ -278,7 +278,7 @@ def test_cli_writes_only_what_it_is_asked_to(tmp_path) -> None:
     assert before == after  # no __pycache__, nothing changed
     written = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "report").rglob("*"))
     assert written == ["report/README.md", "report/graphs",
-                       "report/graphs/d-dx-x-2x.svg"]
+                       "report/graphs/d-dx-x-2x.svg", "report/index.html"]
     text = (tmp_path / "report" / "README.md").read_text()
     assert "d/dx Σ x² = 2x" in text and "graphs/d-dx-x-2x.svg" in text
 
