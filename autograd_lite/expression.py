@@ -237,6 +237,9 @@ class _Checker:
             if isinstance(arg, ast.Starred):
                 raise self.refuse(arg, "*arguments are not allowed")
         constants = method and name in METHOD_SETTINGS
+        if constants and len(node.args) > MAX_AXES:
+            raise self.refuse(node, f"a call with {len(node.args)} arguments is too long (at "
+                                    f"most {MAX_AXES})", allowed=False)
         for arg in node.args:
             self.setting(arg) if constants else self.check(arg)
         sig = signature(op)
@@ -593,14 +596,15 @@ class Evaluator:
             if key == "axis" and value is not None:
                 self._check_axis(op, value, ndim + (op.name == "stack"), node)
             elif key == "keepdims" and not isinstance(value, bool):
-                raise self._bad(op, node, f"keepdims must be True or False, got {value!r}")
+                raise self._bad(op, node, f"keepdims must be True or False, got "
+                                          f"{_shown(value)}")
             elif key == "shape":
                 settings[key] = self._check_shape(op, value, node)
             elif key == "axes" and value is not None:
                 if not isinstance(value, tuple) or sorted(_ints(value)) != list(range(ndim)):
                     raise self._bad(op, node, f"axes must order all {ndim} axes once "
                                               f"(a permutation of {tuple(range(ndim))}), got "
-                                              f"{value!r}")
+                                              f"{_shown(value)}")
             elif key == "dtype":
                 try:
                     kind = np.dtype(value).kind if isinstance(value, str) else "?"
@@ -616,29 +620,35 @@ class Evaluator:
         axes = (axis,) if not isinstance(axis, tuple) or one else axis
         if any(isinstance(a, bool) or not isinstance(a, int) for a in axes):
             kind = "an integer" if one else "an integer, a tuple of integers or None"
-            raise self._bad(op, node, f"axis must be {kind}, got {axis!r}")
+            raise self._bad(op, node, f"axis must be {kind}, got {_shown(axis)}")
         bad = [a for a in axes if not -ndim <= a < ndim]
         if bad:
             raise self._bad(op, node, f"axis {bad[0]} is out of range for {ndim} "
                                       f"axes (use {-ndim} to {ndim - 1})" if ndim else
                             f"axis {bad[0]} given for a scalar, which has no axes")
         if len({a % ndim for a in axes}) != len(axes):
-            raise self._bad(op, node, f"axis {axis!r} repeats an axis")
+            raise self._bad(op, node, f"axis {_shown(axis)} repeats an axis")
 
     def _check_shape(self, op: Op, shape: Any, node: ast.AST) -> tuple[int, ...]:
         shape = (shape,) if isinstance(shape, int) and not isinstance(shape, bool) else shape
         if not isinstance(shape, tuple) or any(isinstance(s, bool) or not isinstance(s, int)
                                                for s in shape):
-            raise self._bad(op, node, f"shape must be integers, got {shape!r}")
+            raise self._bad(op, node, f"shape must be integers, got {_shown(shape)}")
         least = -1 if op.name == "reshape" else 0
         if len(shape) > MAX_AXES or any(s < least for s in shape) or shape.count(-1) > 1:
-            raise self._bad(op, node, f"shape {shape!r} must have at most {MAX_AXES} sizes, "
+            raise self._bad(op, node, f"shape {_shown(shape)} must have at most {MAX_AXES} sizes, "
                                       f"each at least {max(least, 0)}"
                                       + (" (or one -1)" if least else ""))
         return shape
 
     def _bad(self, op: Op, node: ast.AST, why: str) -> ExpressionError:
         return ExpressionError(f"{op.name} {self.where(node)}: {why}")
+
+
+def _shown(value: Any) -> str:
+    """A setting's value for a message, cut short."""
+    shown = repr(value)
+    return shown if len(shown) <= 40 else shown[:39] + "…"
 
 
 def _ints(values: Any) -> list[Any]:

@@ -72,6 +72,7 @@ INFIX = {"add": (" + ", 1), "sub": (" − ", 1), "mul": (" ∘ ", 2), "div": (" 
          "matmul": ("·", 2), "pow": ("^", 4)}
 SHORT_NAMES = {"sigmoid": "σ", "softmax_cross_entropy": "CE"}
 ATOM = 9
+_NEEDS_ESCAPES = re.compile(r"[\\\x00-\x1f\x7f]")
 
 
 def text(value: Any) -> str:
@@ -79,6 +80,8 @@ def text(value: Any) -> str:
     backslashes and control characters become visible escapes. Graphviz decodes entities before
     it expands escapes such as \\N, so a backslash is written as two (``&#92;&#92;``)."""
     escaped = html.escape(str(value), quote=True)
+    if not _NEEDS_ESCAPES.search(escaped):
+        return escaped
     out = []
     for ch in escaped:
         if ch == "\\":
@@ -264,7 +267,7 @@ class _Builder:
         if key in self.expressions:
             return self.expressions[key]
         name = node.op.name
-        operands = [self.name_of(p, depth) for p in node.parents]
+        operands = [self.name_of(p, depth) for p in node.parents[:4]]
         if name in INFIX and len(operands) == 2:
             symbol, level = INFIX[name]
             (left, left_level), (right, right_level) = operands
@@ -287,13 +290,17 @@ class _Builder:
             result = (f"{inner if level == ATOM else f'({inner})'}[{index}]", ATOM)
         else:
             shown = SHORT_NAMES.get(name, name)
-            result = (f"{shown}({', '.join(o for o, _ in operands)})", ATOM)
+            listed = [o for o, _ in operands[:3]] + (["…"] if len(operands) > 3 else [])
+            result = (f"{shown}({', '.join(listed)})", ATOM)
+        # Longer than a label can show: only the length matters to the labels that contain it
+        # (they are too long as well), so the text is cut to keep deep graphs linear.
+        result = (clip(result[0], EXPRESSION_CHARS + 1), result[1])
         self.expressions[key] = result
         return result
 
     def short_expression(self, node: Node) -> str:
         """The deepest rendering of what ``node`` computes that fits EXPRESSION_CHARS."""
-        for depth in (3, 2, 1, 0):
+        for depth in (5, 4, 3, 2, 1, 0):
             shown = self.expression(node, depth)[0]
             if len(shown) <= EXPRESSION_CHARS:
                 return shown
