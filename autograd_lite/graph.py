@@ -72,6 +72,7 @@ INFIX = {"add": (" + ", 1), "sub": (" − ", 1), "mul": (" ∘ ", 2), "div": (" 
          "matmul": ("·", 2), "pow": ("^", 4)}
 SHORT_NAMES = {"sigmoid": "σ", "softmax_cross_entropy": "CE"}
 ATOM = 9
+_DEFAULTS: dict[Any, dict[str, Any]] = {}  # an op's forward -> its keyword defaults
 _NEEDS_ESCAPES = re.compile(r"[\\\x00-\x1f\x7f]")
 
 
@@ -141,13 +142,16 @@ def _facts_line(shape: tuple[int, ...], dtype: np.dtype, grad: Any,
 def _settings(node: Node) -> dict[str, Any]:
     """The attributes an op was called with, over its forward's keyword defaults."""
     forward = node.op.forward
-    try:  # a ufunc's keywords (out, where, casting, ...) are not the op's settings
-        parameters = [] if isinstance(forward, np.ufunc) else \
-            inspect.signature(forward).parameters.values()
-    except (TypeError, ValueError):
-        parameters = []
-    defaults = {p.name: p.default for p in parameters
-                if p.default is not p.empty and p.kind is not p.VAR_KEYWORD}
+    defaults = _DEFAULTS.get(forward)
+    if defaults is None:
+        try:  # a ufunc's keywords (out, where, casting, ...) are not the op's settings
+            parameters = [] if isinstance(forward, np.ufunc) else \
+                inspect.signature(forward).parameters.values()
+        except (TypeError, ValueError):
+            parameters = []
+        defaults = _DEFAULTS[forward] = {p.name: p.default for p in parameters
+                                         if p.default is not p.empty
+                                         and p.kind is not p.VAR_KEYWORD}
     return {**defaults, **node.attrs}
 
 
@@ -220,6 +224,8 @@ class _Builder:
         self.consumers: dict[str, list[str]] = defaultdict(list)
         self.expressions: dict[tuple[int, int], tuple[str, int]] = {}
         self.sizes: dict[str, tuple[float, float]] = {}  # estimated pixels, for the layout
+        self.depths = (5, 4, 3, 2, 1, 0)  # unnamed levels a label may show, tried in turn
+        self.large = False  # too large to render: no layout estimate, no repeats
 
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}{len(self.vertices)}"
@@ -239,7 +245,8 @@ class _Builder:
     def _append(self, vid: str, lines: list[str], style: dict[str, str],
                 bold_first: bool = True) -> None:
         self.vertices.append((vid, _label(lines, bold_first), style))
-        self.sizes[vid] = _estimated_size(lines)
+        if not self.large:
+            self.sizes[vid] = _estimated_size(lines)
 
     # -- labels
     def name_of(self, value: Any, depth: int) -> tuple[str, int]:
@@ -300,7 +307,7 @@ class _Builder:
 
     def short_expression(self, node: Node) -> str:
         """The deepest rendering of what ``node`` computes that fits EXPRESSION_CHARS."""
-        for depth in (5, 4, 3, 2, 1, 0):
+        for depth in self.depths:
             shown = self.expression(node, depth)[0]
             if len(shown) <= EXPRESSION_CHARS:
                 return shown
@@ -395,7 +402,9 @@ class _Builder:
         Each op vertex gets a structural signature (its op, its settings' names, its inputs'
         signatures; a leaf or constant is its own). A repeat is the part of the graph that only
         a vertex with a repeated signature consumes, taken at the outermost such vertex, when it
-        holds at least two ops."""
+        holds at least MIN_REPEAT ops."""
+        if self.large:
+            return []
         signature: dict[str, int] = {}
         interned: dict[tuple[Any, ...], int] = {}
         order = sorted(self.op_nodes, key=lambda v: self.op_nodes[v].seq)
@@ -430,6 +439,8 @@ class _Builder:
         """TB or LR, whichever needs less shrinking to fit SCREEN, and that shrinking (1 or
         less: it fits), estimated from the ranks (longest path from a leaf) and the label
         sizes; TB on a tie."""
+        if self.large:
+            return "TB", float("inf")
         rank: dict[str, int] = {}
         for vid in sorted(self.op_nodes, key=lambda v: self.op_nodes[v].seq):
             rank[vid] = 1 + max((rank.get(i, 0) for i in self.inputs.get(vid, ())
@@ -486,8 +497,21 @@ def _build(tensor: Tensor, highlight: Mapping[Any, str] | None,
         raise GraphError(f"max_depth must be a whole number of at least 1 or None, got "
                          f"{clip(repr(max_depth), 30)}")
     builder = _Builder(_check_highlight(highlight), max_depth)
+    if _more_ops_than(tensor, RENDER_LIMIT):  # too large to render: cheaper, shallower labels
+        builder.depths, builder.large = (1, 0), True
     builder.build(tensor)
     return builder
+
+
+def _more_ops_than(tensor: Tensor, limit: int) -> bool:
+    seen: set[int] = set()
+    stack = [tensor.node] if tensor.node is not None else []
+    while stack and len(seen) <= limit:
+        node = stack.pop()
+        if id(node) not in seen:
+            seen.add(id(node))
+            stack.extend(p for p in node.parents if type(p) is Node)
+    return len(seen) > limit
 
 
 def _digraph(builder: _Builder, title: str | None) -> Any:

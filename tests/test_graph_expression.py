@@ -5,6 +5,7 @@ broken, give NumPy's answer or an ExpressionError, never another exception."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,6 @@ from hypothesis import strategies as st
 
 import autograd_lite as al
 from autograd_lite.expression import (
-    MAX_LENGTH,
     InputSpec,
     build,
     evaluate,
@@ -205,6 +205,13 @@ def test_long_names_and_titles_stay_under_graphvizs_label_limit(tmp_path) -> Non
     assert (tmp_path / "g.svg").stat().st_size < 200_000
 
 
-def test_expression_length_limit_is_documented() -> None:
-    assert f"{MAX_LENGTH:,}" in (__import__("pathlib").Path(__file__).parent.parent / "docs"
-                                 / "cli.md").read_text()
+def test_the_limits_are_documented() -> None:
+    from autograd_lite import expression, graph
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text()
+    for value in (expression.MAX_LENGTH, expression.MAX_NESTING, expression.MAX_LITERAL_CHARS,
+                  expression.MAX_STRING_CHARS, expression.MAX_AXES, expression.MAX_NAME_CHARS,
+                  expression.MAX_DIGITS, expression.DEFAULT_MAX_ELEMENTS, graph.RENDER_LIMIT,
+                  graph.EDGE_LIMIT, graph.RENDER_SECONDS, graph.NAME_CHARS,
+                  graph.EXPRESSION_CHARS, graph.TITLE_CHARS, graph.NOTE_CHARS):
+        assert f"{value:,}" in page, value
