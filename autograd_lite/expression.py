@@ -41,6 +41,7 @@ MAX_AXES = 32  # axes of an array or a shape, items of an index (NumPy allows 64
 MAX_NAME_CHARS = 64  # characters of an input name
 MAX_DIGITS = 12  # digits of one size in an --input shape
 DEFAULT_MAX_ELEMENTS = 20_000_000  # elements of all arrays together (160 MB of float64 values)
+MATMUL_WORK = 100  # multiply-adds a matmul may do per element of the budget (2·10⁹ by default)
 EXCERPT_CHARS = 60  # characters of the input quoted in an error message
 
 ALLOWED = ("input names, numbers, + - * / @ ** and unary -, calls of registered ops "
@@ -576,6 +577,14 @@ class Evaluator:
         predicted = _predicted_size(op.name, operands, settings)
         if predicted is not None:
             self.spend(predicted, node, f"'{op.name}'")
+        if op.name == "matmul" and len(operands) == 2:
+            work = _matmul_work(*(np.shape(raw(a)) for a in operands))
+            if work > MATMUL_WORK * self.max_elements:
+                raise ExpressionError(
+                    f"matmul {self.where(node)} would do {work:,} multiply-adds, more than "
+                    f"{MATMUL_WORK} per element of the budget ({MATMUL_WORK * self.max_elements:,}"
+                    "); make the inputs smaller or raise the budget (--max-elements N, or "
+                    "max_elements=N)")
         try:
             result = op(*operands, **settings)
         except AutogradLiteError as exc:
@@ -691,6 +700,19 @@ def _predicted_size(name: str, operands: list[Any], settings: Mapping[str, Any])
         except ValueError:
             return max(sizes, default=1)
     return None
+
+
+def _matmul_work(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    """The multiply-adds of ``a @ b`` (and of each of its two gradients)."""
+    if not a or not b:
+        return 0
+    try:
+        batch = math.prod(np.broadcast_shapes(a[:-2], b[:-2]))
+    except ValueError:
+        return 0  # the op explains the mismatch
+    rows = a[-2] if len(a) > 1 else 1
+    columns = b[-1] if len(b) > 1 else 1
+    return batch * rows * a[-1] * columns
 
 
 def _indexed_size(shape: tuple[int, ...], index: Any) -> int:

@@ -95,6 +95,14 @@ def test_element_budget_refuses_before_allocating(capsys, tmp_path, expression, 
     assert "--max-elements" in err
 
 
+def test_matmul_work_is_bounded_by_the_budget(capsys, tmp_path) -> None:
+    """2,500 × 2,500 matrices fit the budget (6.25 million elements each) but their product
+    takes 1.6·10¹⁰ multiply-adds (tens of seconds with its gradients): refused at once."""
+    status, _, err = run(capsys, "graph", "a @ b", "--input", "a=2500x2500",
+                         "--input", "b=2500x2500", "-o", str(tmp_path / "g.svg"))
+    assert_refused(status, err, "15,625,000,000 multiply-adds")
+
+
 def test_the_budget_can_be_raised_and_lowered(capsys, tmp_path) -> None:
     out = tmp_path / "g.svg"
     status, _, err = run(capsys, "graph", "x * 2", "--input", "x=10x10", "-o", str(out),
