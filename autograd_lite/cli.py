@@ -209,6 +209,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say(args.command, "interrupted")
         return 130
+    except Exception as exc:  # a bug of ours: still one line, never a traceback, for graph
+        if args.command != "graph":
+            raise
+        _say("graph", f"error: internal error ({type(exc).__name__}: {str(exc)[:200]}); "
+                      "please report it with the command line")
+        return 2
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import difflib
 import inspect
 import math
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -342,7 +343,9 @@ def parse(expression: str) -> ast.Expression:
         raise ExpressionError(f"the expression {excerpt(source)} nests deeper than "
                               f"{MAX_NESTING} levels (brackets or signs)")
     try:
-        tree = ast.parse(source, mode="eval")
+        with warnings.catch_warnings():  # (Python's SyntaxWarnings would be a second line)
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         column = f" at column {exc.offset}" if exc.offset else ""
         raise ExpressionError(f"cannot parse {excerpt(source)}{column}: {exc.msg}. "

@@ -10,6 +10,8 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autograd_lite.cli import main
 from autograd_lite.expression import DEFAULT_MAX_ELEMENTS, MAX_LENGTH, MAX_NESTING
@@ -299,3 +301,30 @@ def test_version(capsys, argv) -> None:
     status, out, _ = run(capsys, *argv)
     assert status == 0
     assert out.strip() == f"autograd-lite {importlib.metadata.version('autograd-lite')}"
+
+
+# ------------------------------------------------------------------------ random commands
+ALPHABET = "xyW()[]+-*/@.,:=0123456789 _Tsumaxisglotnhe\"'"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(ALPHABET, max_size=40),
+       st.lists(st.text("xyW=0123456789x:int", max_size=12), max_size=3))
+def test_random_command_lines_exit_0_1_or_2_with_at_most_one_line(expression, inputs) -> None:
+    import contextlib
+    import io
+    import tempfile
+
+    argv = ["graph", f"--expr={expression}", "--max-elements", "100000"]
+    for spec in inputs:
+        argv += ["--input", spec]
+    err = io.StringIO()
+    with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stderr(err), \
+            contextlib.redirect_stdout(io.StringIO()):
+        status = main([*argv, "-o", f"{folder}/g.dot"])
+    assert status in (0, 1, 2)
+    lines = err.getvalue().splitlines()
+    assert len(lines) == (status != 0)
+    if status == 2:
+        assert lines[0].startswith("autograd-lite graph: error: ")
+        assert "internal error" not in lines[0]
