@@ -231,9 +231,9 @@ class _Checker:
             raise self.refuse(node, "only registered ops can be called")
         if name not in list_ops():
             kind = "method" if method else "op"
-            raise self.refuse(node, f"'{name}' is not a registered op{suggest(name, list_ops())}"
-                                    f" (every {kind} must be one: `autograd-lite ops` lists "
-                                    "them)")
+            raise self.refuse(node, f"'{name}' is not a registered op"
+                                    f"{suggest(name, list_ops())} (every {kind} called must "
+                                    "be one; `autograd-lite ops` lists them)")
         op = get_op(name)
         for arg in node.args:
             if isinstance(arg, ast.Starred):
@@ -243,7 +243,10 @@ class _Checker:
             raise self.refuse(node, f"a call with {len(node.args)} arguments is too long (at "
                                     f"most {MAX_AXES})", allowed=False)
         for arg in node.args:
-            self.setting(arg) if constants else self.check(arg)
+            if constants:
+                self.setting(arg)
+            else:
+                self.check(arg)
         sig = signature(op)
         for keyword in node.keywords:
             if keyword.arg is None:

@@ -254,7 +254,7 @@ class _Builder:
         if type(value) is Node:
             if value.name:
                 return clip(value.name, 16), ATOM
-            if depth <= 0 or (self.max_depth is not None and id(value) not in self.ids):
+            if depth <= 0:
                 return "…", ATOM
             return self.expression(value, depth - 1)
         if type(value) is Tensor:
@@ -357,9 +357,9 @@ class _Builder:
 
     def _truncated(self, node: Node) -> str:
         vid = self._new_id("t")
-        lines = [text(clip(node.name or "…", NAME_CHARS)),
+        lines = [text(clip(node.name, NAME_CHARS) if node.name else self.short_expression(node)),
                  _small(text(f"{node.shape} · {node.dtype}")),
-                 _small(text(f"computed by '{node.op.name}' (not drawn: max_depth)"))]
+                 _small(text(f"its ops are not drawn (max_depth={self.max_depth})"))]
         self._append(vid, lines, {"shape": "box", "style": "dotted"})
         self.ids[id(node)] = vid
         return vid
