@@ -8,8 +8,9 @@ require grad are blue; leaves that do not (data such as X or one-hot labels) and
 arrays are grey and dashed, with no gradient; named intermediates are yellow, the output green
 with a double border. Scalar constants appear in their consumer's label, not as boxes.
 Highlighted tensors (the verifier's failing targets) are red, with the whole reason in a note
-beside them. The layout runs left to right, and sub-graphs that repeat (the same ops on the same
-kinds of operands, e.g. one per word of a window) are framed as numbered clusters.
+beside them. Sub-graphs that repeat (the same ops on the same kinds of operands, e.g. one per
+word of a window) are framed as numbered clusters, and the layout runs top to bottom or left to
+right, whichever fits a 1920 × 1080 screen better (a graph a little larger is scaled to fit).
 
 Identical graphs give identical DOT text. User text only ever appears HTML-escaped inside
 HTML-like labels, so no name can break or inject into the DOT; every label stays below
