@@ -157,6 +157,15 @@ def test_to_dot_checks_its_arguments(kwargs, phrase) -> None:
         to_dot(np.ones(3))
 
 
+def test_render_refuses_a_folder_it_may_not_write(tmp_path, monkeypatch) -> None:
+    """(The suite may run as root, whom permissions do not stop: the check is made to see a
+    folder without write permission.)"""
+    monkeypatch.setattr("autograd_lite.graph.os.access", lambda path, mode: False)
+    with pytest.raises(al.GraphError, match="no permission to write in"):
+        render(chain(), tmp_path / "sub" / "g.svg")
+    assert not (tmp_path / "sub").exists()
+
+
 def test_render_checks_the_path(tmp_path) -> None:
     a_file = tmp_path / "f"
     a_file.write_text("")
