@@ -485,8 +485,10 @@ class Evaluator:
                 "inputs smaller or raise the budget (--max-elements N, or max_elements=N)")
         self.elements += elements
 
-    def input(self, name: str, node: ast.AST | None = None, classes: int | None = None
-              ) -> Tensor:
+    def input(self, name: str, node: ast.AST | None = None,
+              fits: tuple[int, str] | None = None) -> Tensor:
+        """The tensor of input ``name``, made on first use. ``fits``: (a count, what it counts)
+        where integer labels are used, which bounds them when the spec gives no N."""
         if name in self.tensors:
             return self.tensors[name]
         spec = self.specs.get(name)
@@ -496,15 +498,14 @@ class Evaluator:
                                   f"{', '.join(self.specs) or 'none'})")
         self.spend(math.prod(spec.shape), node, f"--input {name}")
         if spec.integer:
-            bound = spec.classes or classes
+            bound = spec.classes or (fits[0] if fits else None)
             if bound is None:
                 raise ExpressionError(f"--input {name}: say how many classes the labels range "
                                       f"over ({name}=SHAPE:int:N), or use {name} as the target "
-                                      "of softmax_cross_entropy")
-            if classes is not None and bound > classes:
+                                      "of softmax_cross_entropy or as an index")
+            if fits is not None and bound > fits[0]:
                 raise ExpressionError(f"--input {name}: labels in [0, {bound}) do not fit the "
-                                      f"{classes} classes of the cross-entropy that uses them; "
-                                      f"give at most :int:{classes}")
+                                      f"{fits[0]} {fits[1]}; give at most :int:{fits[0]}")
             tensor = Tensor(self.rng.integers(0, bound, size=spec.shape), name=name)
         else:
             tensor = Tensor(self.rng.standard_normal(spec.shape), requires_grad=True, name=name)
@@ -530,20 +531,23 @@ class Evaluator:
             return self.apply(ops.transpose, [self.evaluate(node.value)], {}, node)
         if isinstance(node, ast.Subscript):
             value = self.evaluate(node.value)
-            index = ops.normalize_index(self._index(node.slice))
+            index = ops.normalize_index(self._index(node.slice, np.shape(raw(value))))
             return self.apply(ops.getitem, [value], {"index": index}, node)
         if isinstance(node, ast.Call):
             return self._call(node)
         raise ExpressionError(f"{type(node).__name__} is not allowed")  # unreachable after parse
 
-    def _index(self, node: ast.AST) -> Any:
+    def _index(self, node: ast.AST, shape: tuple[int, ...], axis: int = 0) -> Any:
+        """An index's value; integer inputs without N range over the axis they index."""
         if isinstance(node, ast.Tuple):
-            return tuple(self._index(e) for e in node.elts)
+            return tuple(self._index(e, shape, i) for i, e in enumerate(node.elts))
         if isinstance(node, ast.Slice):
             return slice(*(None if p is None else ast.literal_eval(p)
                            for p in (node.lower, node.upper, node.step)))
         if isinstance(node, ast.Name):
-            return self.input(node.id, node).data
+            fits = (shape[axis], f"rows of axis {axis} that they index") if axis < len(shape) \
+                else None
+            return self.input(node.id, node, fits).data
         return ast.literal_eval(node)
 
     def _call(self, node: ast.Call) -> Any:
@@ -571,7 +575,9 @@ class Evaluator:
             axis = settings.get("axis", -1)
             self._check_axis(op, axis, np.ndim(raw(logits)), node)
             classes = np.shape(raw(logits))[axis] if np.ndim(raw(logits)) else None
-            target = self.input(node.args[-1].id, node.args[-1], classes=classes)
+            fits = (classes, "classes of the cross-entropy that uses them") if classes \
+                else None
+            target = self.input(node.args[-1].id, node.args[-1], fits)
             return self.apply(op, [logits, target], settings, node)
         operands += [self.evaluate(a) for a in node.args]
         return self.apply(op, operands, settings, node)

@@ -140,6 +140,23 @@ def test_integer_labels_are_in_range_and_seeded() -> None:
     np.testing.assert_array_equal(labels, again["y"].data)
 
 
+def test_integer_inputs_as_indices_range_over_their_axis() -> None:
+    """x[y] with labels y and no N: the labels fit axis 0 of x, and ∂Σx[y]/∂x counts how often
+    each row is picked (repeats included)."""
+    from autograd_lite.modes import retain_grads
+
+    with retain_grads():
+        out, inputs = build("x[y].sum() + x[:, z].sum()", parse_inputs(["x=5x3", "y=40:int",
+                                                                       "z=7:int"]), seed=2)
+        out.backward()
+    y, z = inputs["y"].data, inputs["z"].data
+    assert y.min() >= 0 and y.max() < 5 and z.min() >= 0 and z.max() < 3
+    expected = np.bincount(y, minlength=5)[:, None] + np.bincount(z, minlength=3)[None, :]
+    np.testing.assert_array_equal(inputs["x"].grad, expected)
+    with pytest.raises(al.ExpressionError, match="do not fit the 5 rows of axis 0"):
+        build("x[y]", parse_inputs(["x=5x3", "y=4:int:9"]))
+
+
 # --------------------------------------------------------------------- to_dot and render
 def chain() -> al.Tensor:
     x = al.Tensor(np.ones(3), requires_grad=True, name="x")
