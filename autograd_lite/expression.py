@@ -371,7 +371,8 @@ _SPEC = re.compile(r"(?P<name>[^=]*)=(?P<shape>[^:]*)(?::(?P<kind>[^:]*)(?::(?P<
 @dataclass
 class InputSpec:
     """``NAME=SHAPE`` (random normal floats) or ``NAME=SHAPE:int[:N]`` (integer labels in
-    [0, N); without N, the number of classes of the cross-entropy that uses them). SHAPE is
+    [0, N); without N, the number of classes of the cross-entropy that uses them, or the size
+    of the axis they index). SHAPE is
     ``scalar`` or sizes joined by ``x`` (``20x10``), each at least 1."""
 
     name: str
