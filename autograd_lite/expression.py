@@ -623,7 +623,8 @@ class Evaluator:
             elif key == "shape":
                 settings[key] = self._check_shape(op, value, node)
             elif key == "axes" and value is not None:
-                if not isinstance(value, tuple) or sorted(_ints(value)) != list(range(ndim)):
+                if not isinstance(value, tuple) or None in _ints(value) \
+                        or sorted(value) != list(range(ndim)):
                     raise self._bad(op, node, f"axes must order all {ndim} axes once "
                                               f"(a permutation of {tuple(range(ndim))}), got "
                                               f"{_shown(value)}")

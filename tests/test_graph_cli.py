@@ -235,6 +235,8 @@ def test_method_calls_as_in_the_tour(expression, capsys, tmp_path) -> None:
     ("add(x, x, where=x)", "add has no setting 'where'"),
     ("sum(x, 1)", "give settings by keyword"),
     ("x.transpose(0, 0)", "axes must order"),
+    ("x.transpose(0, 1.5)", "axes must order"),
+    ("transpose(x, axes=(True, 0))", "axes must order"),
     ("x.reshape(7, 5)", "cannot reshape"),
     ("x.astype('complex128')", "real number type"),
     ("x.data", "attribute '.data' is not allowed"),
