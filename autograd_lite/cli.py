@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -63,12 +64,16 @@ def _graph(args: argparse.Namespace) -> int:
     expression = _expression(args)
     specs = parse_inputs(args.input)
     output = check_output_path(args.output)
-    with retain_grads(), np.errstate(all="ignore"):  # NaN/Inf are reported below, once
+    # NaN/Inf are reported below, once; the library's warnings as one line each.
+    with retain_grads(), np.errstate(all="ignore"), warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
         evaluation = evaluate(expression, specs, seed=args.seed, max_elements=args.max_elements)
         out = evaluation.output
         out.name = out.name or "output"
         if out.requires_grad:
             out.backward(np.ones(out.shape, dtype=out.dtype))
+    for message in dict.fromkeys(str(w.message) for w in said):
+        _say("graph", f"warning: {message}")
     found = first_nonfinite(evaluation)
     highlight = {found[0]: f"NaN/Inf: {found[1]}"} if found else None
     path = render(out, output, highlight=highlight, max_depth=args.max_depth, title=expression)

@@ -96,6 +96,7 @@ class Signature:
     least: int
     most: int | None
     settings: frozenset[str] | None
+    required: frozenset[str] = frozenset()  # settings without a default
 
     def describe(self, name: str) -> str:
         count = (f"{self.least}" if self.most == self.least else
@@ -126,8 +127,10 @@ def signature(op: Op) -> Signature:
     settings = frozenset(p.name for p in parameters if p.name not in names and p.kind not in
                          (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD))
     least = len(operands) + (1 if variadic and not operands else 0)
+    needed = frozenset(p.name for p in parameters if p.name in settings
+                       and p.default is p.empty)
     return Signature(least, None if variadic else len(operands),
-                     None if open_keywords else settings)
+                     None if open_keywords else settings, needed)
 
 
 # --------------------------------------------------------------------------------- parsing
@@ -256,6 +259,13 @@ class _Checker:
                                   f"{suggest(keyword.arg, sig.settings)}; "
                                   f"{sig.describe(name)}", allowed=False)
             self.setting(keyword.value)
+        given = {k.arg for k in node.keywords}
+        if constants and node.args:
+            given.add(METHOD_SETTINGS[name][0])
+        missing = sorted(sig.required - given)
+        if missing:
+            raise self.refuse(node, f"{name} needs {', '.join(f'{m}=…' for m in missing)}; "
+                                    f"{sig.describe(name)}", allowed=False)
         if constants:
             key, many = METHOD_SETTINGS[name]
             if node.args and any(k.arg == key for k in node.keywords):

@@ -234,6 +234,9 @@ def test_method_calls_as_in_the_tour(expression, capsys, tmp_path) -> None:
     ("exp(x, out=x)", "exp has no setting 'out'"),
     ("add(x, x, where=x)", "add has no setting 'where'"),
     ("sum(x, 1)", "give settings by keyword"),
+    ("broadcast_to(x)", "broadcast_to needs shape=…"),
+    ("x.reshape()", "reshape needs shape=…"),
+    ("scatter_add(x, index=0)", "scatter_add needs shape=…"),
     ("x.transpose(0, 0)", "axes must order"),
     ("x.transpose(0, 1.5)", "axes must order"),
     ("transpose(x, axes=(True, 0))", "axes must order"),
@@ -325,9 +328,55 @@ def test_random_command_lines_exit_0_1_or_2_with_at_most_one_line(expression, in
     with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stderr(err), \
             contextlib.redirect_stdout(io.StringIO()):
         status = main([*argv, "-o", f"{folder}/g.dot"])
+    assert_one_line_each(status, err.getvalue())
+
+
+def assert_one_line_each(status: int, err: str) -> None:
+    """Exit 0, 1 or 2; every line on stderr one message of ours; 2 ends with an error line
+    (never an internal one), 1 with a warning."""
     assert status in (0, 1, 2)
-    lines = err.getvalue().splitlines()
-    assert len(lines) == (status != 0)
-    if status == 2:
-        assert lines[0].startswith("autograd-lite graph: error: ")
-        assert "internal error" not in lines[0]
+    lines = err.splitlines()
+    assert all(line.startswith("autograd-lite graph: ") for line in lines), err
+    if status:
+        kind = "error" if status == 2 else "warning"
+        assert lines[-1].startswith(f"autograd-lite graph: {kind}: "), err
+    assert "internal error" not in err
+
+
+SETTING_VALUES = st.one_of(
+    st.integers(-5, 5), st.floats(-3, 3), st.none(), st.booleans(),
+    st.sampled_from(['"sum"', '"mean"', '"float32"', '"x"', '"int8"', '"complex64"']),
+    st.lists(st.integers(-3, 3), max_size=4).map(lambda v: f"({', '.join(map(str, v))},)"))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.sampled_from(sorted(__import__("autograd_lite").list_ops())),
+       st.lists(st.tuples(st.sampled_from(["axis", "keepdims", "shape", "axes", "dtype",
+                                           "reduction", "index"]), SETTING_VALUES),
+                max_size=2, unique_by=lambda item: item[0]),
+       st.sampled_from(["x", "x, x", "x, y", "z, y"]), st.booleans())
+def test_every_op_with_random_settings_answers_or_refuses(op, settings_, operands,
+                                                          method) -> None:
+    import contextlib
+    import io
+    import tempfile
+
+    keywords = ", ".join(f"{key}={value}" for key, value in settings_)
+    if method:
+        first, _, rest = operands.partition(", ")
+        expression = f"{first}.{op}({', '.join(p for p in (rest, keywords) if p)})"
+    else:
+        expression = f"{op}({', '.join(p for p in (operands, keywords) if p)})"
+    err = io.StringIO()
+    with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stderr(err), \
+            contextlib.redirect_stdout(io.StringIO()):
+        status = main(["graph", f"--expr={expression}", "--input", "x=3x4", "--input",
+                       "y=3:int", "--input", "z=3x4", "-o", f"{folder}/g.dot"])
+    assert_one_line_each(status, err.getvalue())
+
+
+def test_library_warnings_are_one_line_each(capsys, tmp_path) -> None:
+    status, _, err = run(capsys, "graph", "softmax_cross_entropy(x, x)", "--input", "x=3x4",
+                         "-o", str(tmp_path / "g.dot"))
+    (line,) = err.splitlines()
+    assert status == 0 and line.startswith("autograd-lite graph: warning: softmax_cross_entropy")
