@@ -12,12 +12,16 @@ import io
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
-from autograd_lite.errors import AutogradLiteError
+from autograd_lite.errors import AutogradLiteError, ExpressionError
+
+MESSAGE_CHARS = 1_000  # characters of an error message on the command line
 
 DEFAULT_TIMEOUT = 60.0  # seconds; autograd_lite.verify.DEFAULT_TIMEOUT (not imported: start-up)
 
@@ -89,22 +93,44 @@ def _stdout_to_stderr() -> Iterator[None]:
 
 
 def _graph(args: argparse.Namespace) -> int:
-    from autograd_lite.expression import InputSpec, build
-    from autograd_lite.graph import render
+    """Evaluate, backpropagate and render; 1 (after drawing) when a value or gradient is not
+    finite, with the first op that made it in red."""
+    from autograd_lite.expression import evaluate, first_nonfinite, parse_inputs
+    from autograd_lite.graph import check_output_path, render
     from autograd_lite.modes import retain_grads
 
-    specs = {}
-    for text in args.input:
-        spec = InputSpec.parse(text)
-        specs[spec.name] = spec
-    with retain_grads():
-        out, _ = build(args.expression, specs, seed=args.seed)
-    out.name = out.name or "output"
-    if out.requires_grad:
-        out.backward(np.ones(out.shape, dtype=out.dtype))
-    path = render(out, args.output, max_depth=args.max_depth, title=args.expression)
+    expression = _expression(args)
+    specs = parse_inputs(args.input)
+    output = check_output_path(args.output)
+    # NaN/Inf are reported below, once; the library's warnings as one line each.
+    with retain_grads(), np.errstate(all="ignore"), warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        evaluation = evaluate(expression, specs, seed=args.seed, max_elements=args.max_elements)
+        out = evaluation.output
+        out.name = out.name or "output"
+        if out.requires_grad:
+            out.backward(np.ones(out.shape, dtype=out.dtype))
+    for message in dict.fromkeys(str(w.message) for w in said):
+        _say("graph", f"warning: {message}")
+    found = first_nonfinite(evaluation)
+    highlight = {found[0]: f"NaN/Inf: {found[1]}"} if found else None
+    path = render(out, output, highlight=highlight, max_depth=args.max_depth, title=expression)
     print(f"wrote {path} (output shape {out.shape})")
+    if found:
+        _say("graph", f"warning: {found[1]} (drawn in red)")
+        return 1
     return 0
+
+
+def _expression(args: argparse.Namespace) -> str:
+    if args.expression is not None and args.expr is not None:
+        raise ExpressionError("give the expression once: as the argument or as --expr")
+    expression = args.expr if args.expr is not None else args.expression
+    if expression is None:
+        raise ExpressionError('the expression is missing: autograd-lite graph "EXPRESSION" '
+                              "--input NAME=SHAPE … (an expression that starts with - goes "
+                              'after --, or as --expr="-x")')
+    return expression
 
 
 def _ops(args: argparse.Namespace) -> int:
@@ -118,12 +144,51 @@ def _ops(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say(command: str | None, message: str) -> None:
+    """One line on stderr: ``autograd-lite COMMAND: message`` (newlines folded, length capped)."""
+    line = " ".join(str(message).split())
+    if len(line) > MESSAGE_CHARS:
+        line = line[:MESSAGE_CHARS] + " …"
+    print(f"autograd-lite{' ' + command if command else ''}: {line}", file=sys.stderr)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, ``autograd-lite graph: error: …``, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("autograd-lite").strip() or None
+        if len(message) > 300:
+            message = message[:300] + " …"
+        _say(command, f"error: {message} (see --help)")
+        raise SystemExit(2)
+
+
+def _natural(least: int, most: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``least`` (to ``most``)."""
+    def convert(text: str) -> int:
+        try:
+            value = int(text.replace("_", "")) if len(text) <= 30 else None
+        except ValueError:
+            value = None
+        if value is None or value < least or (most is not None and value > most):
+            upper = f" to {most:,}" if most is not None else " or more"
+            raise argparse.ArgumentTypeError(f"expected a whole number from {least}{upper}, "
+                                             f"got {text[:30]!r}")
+        return value
+    return convert
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    from autograd_lite import __version__
+    from autograd_lite.expression import DEFAULT_MAX_ELEMENTS
+
+    version = f"autograd-lite {__version__}"
+    top = _Parser(
         prog="autograd-lite",
         description="Check hand-derived gradients against reverse-mode autodiff and finite "
                     "differences, and draw computation graphs.")
-    commands = top.add_subparsers(dest="command", required=True)
+    top.add_argument("--version", action="version", version=version)
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     verify = commands.add_parser(
         "verify", help="verify derivation files (default: the shipped derivations/)",
         description="Verify every Derivation in the given files and folders three ways. Exit "
@@ -145,26 +210,63 @@ def parser() -> argparse.ArgumentParser:
     graph = commands.add_parser(
         "graph", help="draw the graph of an expression",
         description="Evaluate EXPRESSION (parsed and whitelisted, never executed as Python) on "
-                    "seeded random inputs, backpropagate, and render its graph.")
-    graph.add_argument("expression", help='e.g. "sigmoid(x @ W1 + b1) @ W2 + b2"')
+                    "seeded random inputs, backpropagate, and render its graph. Exit status: "
+                    "0 drawn, 1 drawn but a value or gradient is NaN/Inf (the op that made it "
+                    "in red), 2 refused (one line on stderr). An expression that starts with "
+                    '- goes after -- or as --expr="-x". Limits: docs/cli.md.')
+    graph.add_argument("expression", nargs="?", help='e.g. "sigmoid(x @ W1 + b1) @ W2 + b2"')
+    graph.add_argument("--expr", metavar="EXPRESSION",
+                       help='the expression, as an option (--expr="-x * 2")')
     graph.add_argument("--input", action="append", default=[], metavar="NAME=SHAPE",
                        help="an input: x=20x10 (floats), b=5, c=scalar, y=20:int[:N] (labels)")
     graph.add_argument("-o", "--output", default="graph.svg",
                        help="output path; .svg, .png, .pdf or .dot (default graph.svg)")
-    graph.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
-    graph.add_argument("--max-depth", type=int, default=None,
+    graph.add_argument("--seed", type=_natural(0, 2 ** 64 - 1), default=0,
+                       help="seed of the random inputs (0 to 2**64 - 1; default 0)")
+    graph.add_argument("--max-depth", type=_natural(1), default=None,
                        help="draw only the ops this many steps from the output")
-    commands.add_parser("ops", help="list the registered ops")
+    graph.add_argument("--max-elements", type=_natural(1), default=DEFAULT_MAX_ELEMENTS,
+                       metavar="N",
+                       help="budget of array elements for the whole evaluation, checked before "
+                            f"allocating (default {DEFAULT_MAX_ELEMENTS:,})")
+    ops = commands.add_parser("ops", help="list the registered ops")
+    for command in (verify, graph, ops):
+        command.add_argument("--version", action="version", version=version)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args, extra = parser().parse_known_args(argv)
+    if extra:  # (reported here so that the message names the command, on one line)
+        from autograd_lite.expression import excerpt
+
+        hint = ""
+        if args.command == "graph" and any(e.startswith("-") for e in extra):
+            hint = ('; an expression that starts with - goes after -- (graph --input x=3 -- '
+                    '"-x") or as --expr="-x"')
+        _say(args.command, f"error: unrecognized arguments: {excerpt(' '.join(extra))}{hint}")
+        return 2
     handlers = {"verify": _verify, "graph": _graph, "ops": _ops}
     try:
         return handlers[args.command](args)
     except AutogradLiteError as exc:
-        print(f"autograd-lite {args.command}: {exc}", file=sys.stderr)
+        if args.command == "verify":
+            print(f"autograd-lite {args.command}: {exc}", file=sys.stderr)
+        else:
+            _say(args.command, f"error: {exc}")
+        return 2
+    except (MemoryError, RecursionError) as exc:
+        _say(args.command, f"error: out of {'memory' if isinstance(exc, MemoryError) else 'stack'}"
+                           "; make the inputs or the expression smaller")
+        return 2
+    except KeyboardInterrupt:
+        _say(args.command, "interrupted")
+        return 130
+    except Exception as exc:  # a bug of ours: still one line, never a traceback, for graph
+        if args.command != "graph":
+            raise
+        _say("graph", f"error: internal error ({type(exc).__name__}: {str(exc)[:200]}); "
+                      "please report it with the command line")
         return 2
 
 

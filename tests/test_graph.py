@@ -3,8 +3,11 @@ names; the missing-`dot` error; the CLI's expression whitelist."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,15 +44,16 @@ def test_svg_matches_the_recorded_graph(tmp_path) -> None:
     loss, W1, h = small_net()
     path = render(loss, tmp_path / "net.svg")
     nodes, edges, text = svg_counts(path)
-    # ops: matmul, add, sigmoid, softmax_cross_entropy -> 4 op vertices + 4 output tensors,
-    # plus x, W1, b1 and the labels constant
-    assert (nodes, edges) == (12, 11)
-    for expected in ("matmul", "sigmoid", "softmax_cross_entropy", "W1", "h", "(4, 2)",
-                     "reduction=mean"):
+    # one box per op (matmul, add, sigmoid, softmax_cross_entropy), plus x, W1, b1 and the
+    # labels constant; an edge per operand
+    assert (nodes, edges) == (8, 7)
+    for expected in ("x·W1", "x·W1 + b1", "σ(x·W1 + b1)", "CE(h, constant)", "W1", "h",
+                     "(4, 2)", "reduction=mean", "int64"):
         assert expected in text
     assert f"{np.linalg.norm(W1.grad):.6g}" in text  # W1's gradient norm
     assert f"{np.linalg.norm(h.grad):.6g}" in text  # a retained intermediate's gradient norm
     assert "∇ = 1" in text  # the scalar output shows its gradient's value
+    assert f"value = {float(loss.data):.4g}" in text  # and its own value
 
 
 def test_highlighted_nodes_are_red_with_their_reason(tmp_path) -> None:
@@ -76,7 +80,7 @@ def test_hostile_names_cannot_break_or_inject(tmp_path, name) -> None:
     assert "pwned" not in source or "&quot;pwned" in source
     path = render(y, tmp_path / "h.svg")
     nodes, edges, text = svg_counts(path)
-    assert (nodes, edges) == (6, 5)  # x, 2.0, mul, its output, sum, the output
+    assert (nodes, edges) == (3, 2)  # x, x ∘ 2 (the 2 is in its label), the sum
     visible = name.replace("\n", "\\x0a")
     assert visible in text  # shown literally, not interpreted
 
@@ -105,13 +109,13 @@ def test_large_graph_builds_and_render_asks_for_a_depth(tmp_path) -> None:
     for _ in range(10_000):
         h = al.tanh(h)
     source = to_dot(h).source
-    assert source.count("[label=") == 20_001
+    assert source.count("[label=") == 10_001  # x and one box per op
     with pytest.raises(al.GraphError, match="max_depth"):
         render(h, tmp_path / "big.svg")
     render(h, tmp_path / "top.svg", max_depth=5)
     nodes, _, text = svg_counts(tmp_path / "top.svg")
     assert nodes < 20 and "max_depth" in text
-    assert RENDER_LIMIT < 20_001
+    assert RENDER_LIMIT < 10_001
 
 
 # ------------------------------------------------------------------------------------ CLI
@@ -124,7 +128,7 @@ def test_cli_graph_renders_an_expression(tmp_path, capsys) -> None:
     out = tmp_path / "net.svg"
     assert main(["graph", NET, *NET_INPUTS, "-o", str(out)]) == 0
     nodes, edges, text = svg_counts(out)
-    assert (nodes, edges) == (18, 17)  # 6 ops, their 6 outputs, 6 inputs
+    assert (nodes, edges) == (12, 11)  # 6 ops, 6 inputs
     assert "∇" in text and "(20, 10)" in text and "int64" in text
 
 
@@ -147,6 +151,14 @@ def test_cli_graph_unknown_names_and_ops(capsys, tmp_path) -> None:
     assert "'z' has no --input" in capsys.readouterr().err
 
 
-def test_cli_entry_point_is_installed() -> None:
-    result = subprocess.run(["autograd-lite", "ops"], capture_output=True, text=True, check=True)
+@pytest.mark.parametrize("command", [
+    [str(Path(sys.executable).parent / "autograd-lite")],
+    [sys.executable, "-m", "autograd_lite"],
+    [sys.executable, "-m", "autograd_lite.cli"],
+], ids=["console-script", "python-m-package", "python-m-cli"])
+def test_cli_entry_point_is_installed(command) -> None:
+    """The console script beside the interpreter running the tests (the venv's bin), and
+    ``python -m``: none depends on the caller's PATH."""
+    result = subprocess.run([*command, "ops"], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PATH": os.defpath})
     assert "softmax_cross_entropy" in result.stdout
