@@ -1,0 +1,784 @@
+"""Check a writeup as it is written: :func:`check_writeup`.
+
+The writeup's equations are read in order. A declaration (``W_1 \\in \\mathbb{R}^{D_x \\times
+H}``) gives a shape; an equation whose left side is a symbol not defined before defines it
+(wherever it stands), and so does an undefined symbol standing inside a chain; every other
+``=`` is a claim. Each link of a chain whose two sides are understood is checked, on several
+seeded draws of the inputs: a side that is a derivative is computed by the tape and by finite
+differences and the other side is judged against both, as the Python verifier judges a gradient;
+two sides without derivatives must agree to round-off. What is not understood is listed with
+its line and the reason, never counted as a failure.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autograd_lite.diagnosis import Diagnosis
+from autograd_lite.verify import Check
+from autograd_lite.writeup import extract
+from autograd_lite.writeup.judging import WriteupCheck, WriteupReport, judge, tolerances
+from autograd_lite.writeup.model import (
+    Declaration,
+    Evaluation,
+    Model,
+    ShapeFailure,
+    run_safely,
+)
+from autograd_lite.writeup.syntax import (
+    Binary,
+    Reduce,
+    Call,
+    Deriv,
+    Index,
+    Node,
+    NotUnderstood,
+    Num,
+    Parser,
+    Sym,
+    Token,
+    WriteupError,
+    free_indices,
+    tokenize,
+    walk,
+)
+
+DRAWS = 3
+RELATIONS = ("<", ">", "\\le", "\\ge", "\\leq", "\\geq", "\\neq", "\\ne", "\\approx", "\\sim",
+             "\\propto", "\\to", "\\mapsto", "\\equiv", "\\simeq", "\\cong", "\\ll", "\\gg")
+SETS = ("\\mathbb", "\\R", "\\Reals", "\\mathbf", "\\{")
+
+
+# ------------------------------------------------------------------------- reading equations
+@dataclass
+class Member:
+    tokens: list[Token]
+    text: str
+    start: int
+    end: int
+    node: Node | None = None
+    error: str | None = None
+
+
+@dataclass
+class Statement:
+    """One equation of the writeup: its members (``a = b = c``), the offsets of its ``=``
+    signs, and the declaration it ends with, if any."""
+
+    members: list[Member]
+    equals: list[int]
+    text: str
+    start: int
+    declared: list[str] = field(default_factory=list)
+    declaration: Declaration | None = None
+    error: str | None = None
+    dims: dict[str, int] = field(default_factory=dict)
+
+
+def _depth_step(token: Token) -> int:
+    if token.kind == "char" and token.text in "{([":
+        return 1
+    if token.kind == "char" and token.text in "})]":
+        return -1
+    return {"\\{": 1, "\\}": -1}.get(token.text, 0) if token.kind == "cmd" else 0
+
+
+def _top_level(tokens: list[Token], match) -> list[int]:
+    positions, depth = [], 0
+    for i, token in enumerate(tokens):
+        if depth == 0 and match(token):
+            positions.append(i)
+        depth += _depth_step(token)
+    return positions
+
+
+def _groups(tokens: list[Token], i: int) -> int:
+    """The end of the parenthesised group starting at ``i`` (its ``(``)."""
+    depth = 0
+    for j in range(i, len(tokens)):
+        depth += _depth_step(tokens[j])
+        if depth == 0:
+            return j + 1
+    return len(tokens)
+
+
+_SHAPE_TOKENS = {"\\times", "_", "{", "}", ","}
+
+
+def _is_shape_group(tokens: list[Token]) -> bool:
+    inner = tokens[1:-1]
+    if not inner:
+        return False
+    if any(t.kind == "word" or (t.kind == "char" and t.text not in _SHAPE_TOKENS) or
+           (t.kind == "cmd" and t.text not in _SHAPE_TOKENS and t.text[1:] not in
+            ("text", "mathrm", "quad")) for t in inner):
+        return False
+    return True
+
+
+def strip_annotations(tokens: list[Token]) -> list[Token]:
+    """Drop shape annotations ``(1 \\times D_y)``, ``(d)``, ``(V \\times 1)(1 \\times d) = (V
+    \\times d)`` and equation numbers ``(1)`` that follow an expression, and a ``\\tag``."""
+    out: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.text in ("\\tag", "\\label") and i + 1 < len(tokens) and tokens[i + 1].text == "{":
+            i = _groups(tokens, i + 1)
+            continue
+        if token.text == "(" and token.kind == "char":
+            end = _groups(tokens, i)
+            run_end, groups, has_times = i, [], False
+            while run_end < len(tokens) and tokens[run_end].text == "(":
+                group_end = _groups(tokens, run_end)
+                group = tokens[run_end:group_end]
+                if not _is_shape_group(group):
+                    break
+                groups.append(group)
+                has_times |= any(t.text == "\\times" for t in group)
+                run_end = group_end
+                if run_end < len(tokens) and tokens[run_end].text == "=" and \
+                        run_end + 1 < len(tokens) and tokens[run_end + 1].text == "(":
+                    run_end += 1
+            after_quad = bool(out) and out[-1].text in ("\\quad", "\\qquad")
+            trailing = all(t.text in (".", ",", "\\quad", "\\qquad") for t in tokens[run_end:])
+            numbers = len(groups) == 1 and all(t.kind == "num" for t in groups[0][1:-1])
+            if groups and (has_times or (after_quad and trailing) or (numbers and trailing)):
+                i = run_end
+                continue
+            del end
+        out.append(token)
+        i += 1
+    while out and out[-1].text in ("=", "\\quad", "\\qquad", ".", ","):
+        out.pop()
+    return [t for t in out if t.text not in ("\\quad", "\\qquad")]
+
+
+def read_statement(equation: extract.Equation, source: str) -> Statement:
+    tokens: list[Token] = []
+    for piece in equation.pieces:
+        tokens.extend(tokenize(piece.text, piece.start))
+    text = " ".join(p.text for p in equation.pieces)
+    start = equation.pieces[0].start
+    statement = Statement([], [], text, start)
+    tokens = strip_annotations(tokens)
+    if not tokens:
+        statement.error = "empty"
+        return statement
+    refused = [t for t in tokens if t.kind == "cmd" and t.text[1:] in extract.REFUSED]
+    if refused:
+        statement.error = (f"{refused[0].text} is refused: a writeup is read, never run; "
+                           "nothing is included and no macro is defined")
+        return statement
+    relations = _top_level(tokens, lambda t: t.text in RELATIONS and t.kind in ("cmd", "char"))
+    if relations:
+        statement.error = (f"only equalities are checked (found {tokens[relations[0]].text})")
+        return statement
+    ins = _top_level(tokens, lambda t: t.text == "\\in")
+    if ins:
+        chain_tokens, set_tokens = tokens[:ins[-1]], tokens[ins[-1] + 1:]
+        try:
+            statement.declaration = _read_set(set_tokens, source)
+        except NotUnderstood as exc:
+            statement.error = f"declaration not understood: {exc}"
+            return statement
+        tokens = chain_tokens
+    equals = _top_level(tokens, lambda t: t.text == "=" and t.kind == "char")
+    bounds = [-1, *equals, len(tokens)]
+    for a, b in zip(bounds, bounds[1:]):
+        part = tokens[a + 1:b]
+        if part and part[-1].text == ":":
+            part = part[:-1]  # a := b
+        member = Member(part, source[part[0].start:part[-1].end] if part else "",
+                        part[0].start if part else start, part[-1].end if part else start)
+        statement.members.append(member)
+    statement.equals = [tokens[i].start for i in equals]
+    if statement.members and not statement.members[0].tokens and len(statement.members) > 1:
+        statement.members = statement.members[1:]  # "= …" standing alone
+        statement.equals = statement.equals[1:]
+    if any(not m.tokens for m in statement.members):
+        statement.error = "an empty side of an equation"
+    if statement.declaration is not None:
+        if len(statement.members) == 1:
+            names = _symbol_list(statement.members[0], source)
+            if names is None:
+                statement.error = "a declaration of something other than symbols"
+            statement.declared = names or []
+            statement.members = []
+        else:
+            statement.declared = []  # the chain's first member, once parsed (see _declare)
+    else:
+        statement.dims = _size_assignment(statement, source)
+    return statement
+
+
+def _symbol_list(member: Member, source: str) -> list[str] | None:
+    positions = _top_level(member.tokens, lambda t: t.text == ",")
+    bounds = [-1, *positions, len(member.tokens)]
+    names = []
+    for a, b in zip(bounds, bounds[1:]):
+        try:
+            node = Parser(member.tokens[a + 1:b], source).parse()
+        except NotUnderstood:
+            return None
+        if not isinstance(node, Sym):
+            return None
+        names.append(node.name)
+    return names
+
+
+def _read_set(tokens: list[Token], source: str) -> Declaration:
+    """``\\mathbb{R}^{m \\times n}``, ``\\mathbb{R}^{n}``, ``\\mathbb{R}``, ``\\{0,1\\}^{…}``."""
+    tokens = [t for t in tokens if t.text not in (".", ",") or t is not tokens[-1]]
+    while tokens and tokens[-1].text in (".", ","):
+        tokens = tokens[:-1]
+    one_hot = False
+    if tokens and tokens[0].text in ("\\mathbb", "\\mathbf", "\\Bbb") and len(tokens) >= 2:
+        body = tokens[2:] if tokens[1].text != "{" else tokens[tokens.index(
+            next(t for t in tokens[1:] if t.text == "}")) + 1:]
+        letter = tokens[1].text if tokens[1].text != "{" else tokens[2].text
+        if letter != "R":
+            raise NotUnderstood(f"the set {source[tokens[0].start:tokens[-1].end]} "
+                                "(only real arrays, \\mathbb{R}^{m \\times n})")
+    elif tokens and tokens[0].text in ("\\R", "\\Reals"):
+        body = tokens[1:]
+    elif tokens and tokens[0].text == "\\{":
+        close = next((i for i, t in enumerate(tokens) if t.text == "\\}"), None)
+        if close is None or "".join(t.text for t in tokens[1:close]) != "0,1":
+            raise NotUnderstood("only \\{0,1\\}^{…} (one-hot rows) among discrete sets")
+        one_hot = True
+        body = tokens[close + 1:]
+    else:
+        raise NotUnderstood("only \\mathbb{R}^{…} and \\{0,1\\}^{…} are declarations")
+    if not body:
+        return Declaration("", (), one_hot)
+    if body[0].text != "^":
+        raise NotUnderstood("a set followed by something other than its dimensions")
+    parser = Parser(body[1:], source)
+    dims_tokens = parser.group_tokens()
+    if parser.pos != len(body) - 1:
+        raise NotUnderstood("text after the dimensions of a declaration")
+    parts, current = [], []
+    for token in dims_tokens:
+        if token.text in ("\\times", ","):
+            parts.append(current)
+            current = []
+        else:
+            current.append(token)
+    parts.append(current)
+    dims: list[str | int] = []
+    for part in parts:
+        if len(part) == 1 and part[0].kind == "num" and "." not in part[0].text:
+            dims.append(int(part[0].text))
+            continue
+        try:
+            node = Parser(part, source).parse()
+        except NotUnderstood:
+            node = None
+        if not isinstance(node, Sym):
+            raise NotUnderstood(f"the size '{source[part[0].start:part[-1].end] if part else ''}'"
+                                " (a size is a number or a symbol)")
+        dims.append(node.name)
+    if len(dims) > 2:
+        raise NotUnderstood("arrays of more than two axes are not supported")
+    return Declaration("", tuple(dims), one_hot)
+
+
+def _size_assignment(statement: Statement, source: str) -> dict[str, int]:
+    """``(D_x, H, D_y) = (10, 5, 10)`` or ``D_x = 10``: sizes set by the writeup."""
+    if len(statement.members) != 2:
+        return {}
+    left, right = statement.members
+    def items(member: Member) -> list[list[Token]] | None:
+        tokens = member.tokens
+        if tokens and tokens[0].text == "(" and _groups(tokens, 0) == len(tokens):
+            tokens = tokens[1:-1]
+        positions = _top_level(tokens, lambda t: t.text == ",")
+        bounds = [-1, *positions, len(tokens)]
+        return [tokens[a + 1:b] for a, b in zip(bounds, bounds[1:])]
+    names, values = items(left), items(right)
+    if not names or not values or len(names) != len(values):
+        return {}
+    if not all(len(v) == 1 and v[0].kind == "num" and "." not in v[0].text for v in values):
+        return {}
+    out = {}
+    for tokens, value in zip(names, values):
+        try:
+            node = Parser(tokens, source).parse()
+        except NotUnderstood:
+            return {}
+        if not isinstance(node, Sym) or not node.name[:1].isupper() and len(names) == 1:
+            return {}
+        out[node.name] = int(value[0].text)
+    return out
+
+
+# --------------------------------------------------------------------------------- checking
+@dataclass
+class Link:
+    left: Member
+    right: Member
+    equals: int  # offset of the '=' just before the right member
+
+
+def check_writeup(path_or_text: str | Path, dims: dict[str, int] | None = None, seed: int = 0,
+                  convention: str | None = None) -> WriteupReport:
+    """Check every equation of a Markdown or LaTeX writeup (a path, or the text itself).
+
+    ``dims`` sets symbolic sizes (``{"D_x": 10}``); ``seed`` the first of the draws;
+    ``convention`` is "row" (vectors are rows, ``h = σ(xW + b)``, the default) or "column";
+    without it, a writeup may choose with a line ``<!-- autograd-lite: convention=column -->``
+    (or ``% autograd-lite: convention=column`` in LaTeX).
+    """
+    text, file, tex = _read(path_or_text)
+    name = extract.title(text, tex) or (Path(file).stem if file else "writeup")
+    chosen = convention or _directive(text) or "row"
+    report = WriteupReport(name=name, file=file, convention=chosen)
+    if chosen not in ("row", "column"):
+        report.error = f"convention must be 'row' or 'column', got {chosen!r}"
+        return report
+    try:
+        _check_into(report, text, tex, dict(dims or {}), seed, chosen)
+    except WriteupError as exc:
+        report.error = str(exc)
+    return report
+
+
+def _directive(text: str) -> str | None:
+    match = re.search(r"autograd-lite:\s*convention\s*=\s*(\w+)", text)
+    return match.group(1) if match else None
+
+
+def _read(path_or_text: str | Path) -> tuple[str, str | None, bool]:
+    if isinstance(path_or_text, Path) or (
+            isinstance(path_or_text, str) and "\n" not in path_or_text
+            and len(path_or_text) < 4096 and not path_or_text.lstrip().startswith(("$", "\\"))
+            and Path(path_or_text).suffix.lower() in (".md", ".tex", ".markdown", ".txt")):
+        path = Path(path_or_text)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise WriteupError(f"{path}: cannot read it ({exc.strerror})") from None
+        if size > extract.MAX_BYTES:
+            raise WriteupError(f"{path}: {size} bytes; a writeup is limited to "
+                               f"{extract.MAX_BYTES} bytes")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise WriteupError(f"{path}: cannot read it as UTF-8 text ({exc})") from None
+        return text, str(path), path.suffix.lower() == ".tex"
+    if not isinstance(path_or_text, str):
+        raise WriteupError(f"check_writeup takes a path or the writeup's text, got "
+                           f"{type(path_or_text).__name__}")
+    if len(path_or_text) > extract.MAX_BYTES:
+        raise WriteupError(f"the writeup has {len(path_or_text)} characters; a writeup is "
+                           f"limited to {extract.MAX_BYTES}")
+    tex = bool(re.search(r"\\begin\{document\}|\\documentclass", path_or_text))
+    return path_or_text, None, tex
+
+
+def _check_into(report: WriteupReport, text: str, tex: bool, dims: dict[str, int], seed: int,
+                convention: str) -> None:
+    if len(text) > extract.MAX_BYTES:
+        raise WriteupError(f"the writeup has {len(text)} characters; the limit is "
+                           f"{extract.MAX_BYTES}")
+    lines = extract.LineIndex(text)
+    equations, refusals = extract.equations(text, tex)
+
+    def skip(start: int, latex: str, reason: str) -> None:
+        report.not_checked.append({"line": lines.line(start), "latex": latex.strip(),
+                                   "reason": reason})
+
+    for refusal in refusals:
+        skip(refusal.start, refusal.text, refusal.reason)
+    statements: list[Statement] = []
+    for equation in equations:
+        if "=" not in equation.text and "\\in" not in equation.text:
+            continue  # a mention of a symbol in the prose, not an equation
+        try:
+            statement = read_statement(equation, text)
+        except NotUnderstood as exc:
+            statement = Statement([], [], equation.text, equation.pieces[0].start,
+                                  error=str(exc))
+        if statement.error == "empty":
+            continue  # only annotations, such as (1 \times H)(H \times D_x) = (1 \times D_x)
+        statements.append(statement)
+
+    # pass 1: the names a writeup declares or defines, and its sizes
+    size_names: set[str] = set()
+    declared_names: set[str] = set()
+    writeup_dims: dict[str, int] = {}
+    for statement in statements:
+        writeup_dims.update(statement.dims)
+        if statement.declaration is not None:
+            size_names |= {d for d in statement.declaration.dims if isinstance(d, str)}
+            declared_names |= set(statement.declared)
+        for member in statement.members[:1]:
+            try:
+                node = Parser(member.tokens, text).parse()
+            except NotUnderstood:
+                continue
+            if isinstance(node, Sym):
+                declared_names.add(node.name)
+        for member in statement.members:
+            try:
+                node = Parser(member.tokens, text).parse()
+            except NotUnderstood:
+                continue
+            size_names |= {n.upper.name for n in walk(node) if isinstance(n, Reduce)
+                           and isinstance(n.upper, Sym)}
+    size_names |= set(writeup_dims) | set(dims)
+    all_dims = {**writeup_dims, **dims}
+    known = frozenset(declared_names - size_names)
+
+    # pass 2: parse every member
+    for statement in statements:
+        for member in statement.members:
+            try:
+                member.node = Parser(member.tokens, text, known, frozenset(size_names)).parse()
+            except NotUnderstood as exc:
+                member.error = str(exc)
+        if statement.declaration is not None and statement.members and \
+                isinstance(statement.members[0].node, Sym):
+            statement.declared = [statement.members[0].node.name]
+
+    # declarations, definitions, claims
+    declarations: dict[str, Declaration] = {}
+    definitions: dict[str, Node] = {}
+    defined_at: dict[str, int] = {}
+    broken: dict[str, str] = {}
+    chains: list[tuple[Statement, list[tuple[int, Member]]]] = []
+    used_as_input: set[str] = set()
+    first_defined: set[str] = set()
+    for statement in statements:
+        if statement.error or statement.dims or len(statement.members) < 2:
+            continue
+        head, following = statement.members[0].node, statement.members[1].node
+        if isinstance(head, Sym) and head.name not in first_defined and following is not None:
+            first_defined.add(head.name)
+            used_as_input |= {n.name for n in walk(following) if isinstance(n, Sym)}
+    for statement in statements:
+        if statement.error:
+            skip(statement.start, statement.text, statement.error)
+            report.equations.append(_equation(lines, statement, "not checked"))
+            continue
+        if statement.dims:
+            report.equations.append(_equation(lines, statement, "sizes"))
+            continue
+        if statement.declaration is not None:
+            for name in statement.declared:
+                declarations[name] = Declaration(name, statement.declaration.dims,
+                                                 statement.declaration.one_hot)
+            if not statement.members:
+                report.equations.append(_equation(lines, statement, "declaration"))
+                continue
+        members = list(enumerate(statement.members))
+        kept: list[tuple[int, Member]] = []
+        for position, (i, member) in enumerate(members):
+            node = member.node
+            is_new = isinstance(node, Sym) and node.name not in definitions and \
+                node.name not in size_names and node.name not in broken
+            if is_new and position == 0 and len(members) > 1:
+                following = members[1][1]
+                if following.node is None:
+                    broken[node.name] = f"the definition of {node.name} (line " \
+                        f"{lines.line(member.start)}) was not understood: {following.error}"
+                else:
+                    definitions[node.name] = following.node
+                defined_at[node.name] = member.start
+                continue
+            if is_new and position > 0 and kept and kept[-1][1].node is not None and \
+                    node.name not in declarations and node.name not in used_as_input and \
+                    node.name not in declared_names - first_defined:
+                definitions[node.name] = kept[-1][1].node
+                defined_at[node.name] = member.start
+                continue
+            kept.append((i, member))
+        chains.append((statement, kept))
+
+    one_hot = {name for name, d in declarations.items() if d.one_hot}
+    model = Model(definitions, declarations, size_names, convention, all_dims, one_hot)
+
+    # shapes: unify over definitions, then claims
+    for name in list(definitions):
+        try:
+            model.infer(Sym(name))
+        except NotUnderstood as exc:
+            broken[name] = f"the definition of {name} (line {lines.line(defined_at[name])}) " \
+                f"was not understood: {exc}"
+    model_symbols: set[str] = set(declarations)
+    for name, node in definitions.items():
+        model_symbols |= model.expanded_symbols(node) | {name}
+    for _, kept in chains:
+        for _, member in kept:
+            if member.node is not None:
+                model.scalars |= {n for n in model.expanded_symbols(member.node)
+                                  if n not in model_symbols and n not in size_names
+                                  and not n[:1].isupper()}
+    for _, kept in chains:
+        for _, member in kept:
+            if member.node is not None and not model.expanded_symbols(member.node) <= \
+                    model_symbols | size_names:
+                try:
+                    model.infer(member.node)
+                except NotUnderstood as exc:
+                    member.error, member.node = str(exc), None
+    for node in definitions.values():
+        for sub in walk(node):
+            if isinstance(sub, Call) and sub.fn == "CE":
+                model.one_hot |= {s.name for s in walk(sub.args[0]) if isinstance(s, Sym)
+                                  and s.name not in definitions}
+    for _, kept in chains:
+        for _, member in kept:
+            if member.node is not None:
+                for sub in walk(member.node):
+                    if isinstance(sub, Call) and sub.fn == "CE":
+                        model.one_hot |= {s.name for s in walk(sub.args[0])
+                                          if isinstance(s, Sym) and s.name not in definitions}
+    model.settle_sizes()
+    report.sizes = dict(model.sizes)
+    report.inferred = {k: list(v) for k, v in model.inferred.items()}
+
+    # the links to check
+    pending: list[tuple[Statement, Link]] = []
+    for statement, kept in chains:
+        understood = []
+        status_parts = []
+        for i, member in kept:
+            reason = member.error
+            if member.node is not None:
+                uses = [s for s in model.expanded_symbols(member.node) if s in broken]
+                used = [s.name for s in walk(member.node) if isinstance(s, Sym)
+                        and s.name in broken]
+                if used or uses:
+                    reason = broken[(used or uses)[0]]
+            if reason is None:
+                understood.append((i, member))
+            else:
+                skip(member.start, member.text, reason)
+                status_parts.append("not checked")
+        links = []
+        for (_, a), (j, b) in zip(understood, understood[1:]):
+            equals = statement.equals[j - 1] if 0 < j <= len(statement.equals) else b.start
+            links.append(Link(a, b, equals))
+        for link in links:
+            pending.append((statement, link))
+        if not links:
+            if len(kept) == 1 and not status_parts:
+                pass
+            report.equations.append(_equation(lines, statement, "definition" if not kept
+                                              else ("not checked" if status_parts else
+                                                    "definition")))
+        else:
+            report.equations.append(_equation(lines, statement, "checked"))
+
+    # evaluate every link on several draws
+    inputs = set()
+    for statement, link in pending:
+        for member in (link.left, link.right):
+            inputs |= model.expanded_symbols(member.node)
+    for node in definitions.values():
+        inputs |= model.expanded_symbols(node)
+    inputs = {s for s in inputs if s not in size_names and s not in definitions}
+    try:
+        draws = [model.draw(inputs, np.random.default_rng(seed + d)) for d in range(DRAWS)]
+    except NotUnderstood as exc:
+        raise WriteupError(str(exc)) from None
+    report.draws = DRAWS
+    largest_loss = 1.0
+    batch = model.sizes.get("N")
+    results: list[tuple[Statement, Link, Check | str]] = []
+    for statement, link in pending:
+        symbols = model.expanded_symbols(link.left.node) | model.expanded_symbols(
+            link.right.node)
+        loose = sorted(s for s in symbols if s not in model_symbols and s not in size_names)
+        if loose and symbols & model_symbols:
+            results.append((statement, link, f"{', '.join(loose)} appear(s) nowhere else in "
+                            "the writeup (not declared, not defined, not used by a definition)"
+                            "; define or declare it to check this equation"))
+            continue
+        outcome = _check_link(model, link, draws, batch, text)
+        if isinstance(outcome, Check):
+            largest_loss = max(largest_loss, outcome.__dict__.pop("_loss", 1.0))
+        results.append((statement, link, outcome))
+    report.tolerances = tolerances(largest_loss)
+    for statement, link, outcome in results:
+        latex = f"{link.left.text} = {link.right.text}"
+        if isinstance(outcome, str):
+            skip(link.equals, latex, outcome)
+            continue
+        check = WriteupCheck(**{k: v for k, v in outcome.__dict__.items()},
+                             line=lines.line(link.equals), latex=latex)
+        report.checks.append(check)
+    _mark_equations(report, lines, results)
+
+
+def _equation(lines: extract.LineIndex, statement: Statement, status: str) -> dict[str, Any]:
+    return {"line": lines.line(statement.start), "latex": statement.text, "status": status}
+
+
+def _mark_equations(report: WriteupReport, lines: extract.LineIndex, results: list) -> None:
+    by_statement: dict[int, list[str]] = {}
+    for statement, _, outcome in results:
+        verdict = "not checked" if isinstance(outcome, str) else \
+            ("passed" if outcome.passed else "failed")
+        by_statement.setdefault(id(statement), []).append(verdict)
+    starts = {id(s): lines.line(s.start) for s, _, _ in results}
+    for entry in report.equations:
+        if entry["status"] != "checked":
+            continue
+        verdicts = [v for key, v in by_statement.items() if starts[key] == entry["line"]]
+        flat = [v for group in verdicts for v in group]
+        entry["status"] = "failed" if "failed" in flat else (
+            "passed" if "passed" in flat and "not checked" not in flat else
+            ("partly checked" if "passed" in flat else "not checked"))
+
+
+def _side(evaluation: Evaluation, node: Node, model: Model
+          ) -> tuple[np.ndarray, np.ndarray | None, Deriv | None]:
+    """A side's value, and its finite differences when it is a derivative."""
+    target = node
+    positions = None
+    while isinstance(target, Sym) and target.name in model.definitions:
+        target = model.definitions[target.name]
+    if isinstance(target, Index) and isinstance(target.arg, Deriv):
+        positions, target = target, target.arg
+    if isinstance(target, Deriv):
+        tape, numbers = evaluation.derivative_with_numeric(target)
+        if positions is not None:
+            where = evaluation.position(tape.shape, positions)
+            return np.asarray(tape[where]), np.asarray(numbers[where]), target
+        return tape, numbers, target
+    return evaluation.value(node), None, None
+
+
+def _check_link(model: Model, link: Link, draws: list[dict[str, np.ndarray]],
+                batch: int | None, source: str) -> Check | str:
+    left, right = link.left.node, link.right.node
+    assert left is not None and right is not None
+    label = f"{left} = {right}"
+    worst: Check | None = None
+    for arrays in draws:
+        try:
+            check = run_safely(_judge_draw, model, left, right, arrays, batch, label)
+        except NotUnderstood as exc:
+            return str(exc)
+        except ShapeFailure as failure:
+            return _shape_check(model, link, failure, arrays, batch, label)
+        if not check.passed:
+            return check
+        if worst is None or (check.tape_vs_formula or 0) >= (worst.tape_vs_formula or 0):
+            worst = check
+    assert worst is not None
+    return worst
+
+
+def _judge_draw(model: Model, left: Node, right: Node, arrays: dict[str, np.ndarray],
+                batch: int | None, label: str) -> Check:
+    free = sorted(free_indices(left) | free_indices(right))
+    base = Evaluation(model, arrays)
+    container = Binary("+", left, right)
+    ranges = [range(base.index_range(letter, container)) for letter in free]
+    cache: dict = {}
+    values: dict[str, list] = {"lv": [], "ln": [], "rv": [], "rn": []}
+    derivs: list[Deriv | None] = [None, None]
+    for combination in itertools.product(*ranges):
+        evaluation = Evaluation(model, arrays, env=dict(zip(free, combination)), cache=cache)
+        lv, ln, ld = _side(evaluation, left, model)
+        rv, rn, rd = _side(evaluation, right, model)
+        derivs = [ld or derivs[0], rd or derivs[1]]
+        values["lv"].append(lv)
+        values["ln"].append(ln)
+        values["rv"].append(rv)
+        values["rn"].append(rn)
+    def stack(key: str) -> np.ndarray | None:
+        items = values[key]
+        if any(item is None for item in items):
+            return None
+        if not free:
+            return np.asarray(items[0], dtype=np.float64)
+        shape = tuple(len(r) for r in ranges)
+        return np.asarray(items, dtype=np.float64).reshape(shape + np.shape(items[0]))
+    lv, ln, rv, rn = stack("lv"), stack("ln"), stack("rv"), stack("rn")
+    assert lv is not None and rv is not None
+    loss = 1.0
+    for d in derivs:
+        if d is not None:
+            loss = max(loss, float(np.max(np.abs(evaluation.value(d.of)))))
+    if ln is not None or rn is not None:
+        truth_left = ln is not None
+        truth, numeric, formula = (lv, ln, rv) if truth_left else (rv, rn, lv)
+        deriv = derivs[0] if truth_left else derivs[1]
+        assert deriv is not None
+        wrt = deriv.wrt.name if isinstance(deriv.wrt, Sym) else str(deriv.wrt)
+        kind = "step" if wrt in model.definitions else "gradient"
+        formula = _broadcast_number(formula, truth)
+        check = judge(label, kind, formula, truth, numeric, tolerances(loss), batch)
+        if check.diagnosis is not None:
+            check.diagnosis.message = check.diagnosis.message.replace(f"∂J/∂{label}",
+                                                                      str(deriv))
+    else:
+        lv = _broadcast_number(lv, rv)
+        rv = _broadcast_number(rv, lv)
+        check = judge(label, "claim", lv, rv, None, tolerances(loss), batch)
+    check.__dict__["_loss"] = loss
+    return check
+
+
+def _broadcast_number(value: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """A plain number (``= 0``) stands for an array of its value; a 1 × 1 array is a number."""
+    if value.size == 1 and other.size == 1:
+        return value.reshape(other.shape)
+    if value.size == 1 and value.shape != other.shape:
+        return np.full(other.shape, float(value.reshape(-1)[0]))
+    return value
+
+
+def _replace(node: Node, old: Node, new: Node) -> Node:
+    if node is old or node == old:
+        return new
+    if isinstance(node, Binary):
+        return Binary(node.op, _replace(node.left, old, new), _replace(node.right, old, new))
+    if isinstance(node, Call):
+        return Call(node.fn, tuple(_replace(a, old, new) for a in node.args), node.primes)
+    from dataclasses import replace as dc_replace
+    fields = {f: _replace(getattr(node, f), old, new) for f in node.__dataclass_fields__
+              if isinstance(getattr(node, f), Node)}
+    return dc_replace(node, **fields) if fields else node
+
+
+def _shape_check(model: Model, link: Link, failure: ShapeFailure, arrays: dict[str, np.ndarray],
+                 batch: int | None, label: str) -> Check:
+    """A shape failure, saying which of the products that fit would make the link hold."""
+    message = str(failure)
+    left, right = link.left.node, link.right.node
+    assert left is not None and right is not None
+    holding = []
+    if failure.node is not None:
+        for text, alternative in failure.alternatives:
+            new_left, new_right = (_replace(left, failure.node, alternative),
+                                   _replace(right, failure.node, alternative))
+            if (new_left, new_right) == (left, right):
+                continue
+            try:
+                check = run_safely(_judge_draw, model, new_left, new_right, arrays, batch, label)
+            except (NotUnderstood, ShapeFailure):
+                continue
+            if check.passed:
+                holding.append(text)
+        if failure.alternatives:
+            message += (f"; with {' or '.join(holding)} the equation holds" if holding else
+                        "; none of them makes the equation hold")
+    kind = "claim"
+    for side in (left, right):
+        target = side.arg if isinstance(side, Index) else side
+        if isinstance(target, Deriv):
+            wrt = target.wrt.name if isinstance(target.wrt, Sym) else ""
+            kind = "step" if wrt in model.definitions else "gradient"
+    return Check(label, kind, False, diagnosis=Diagnosis("shape", message))
