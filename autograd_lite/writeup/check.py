@@ -122,6 +122,42 @@ def _is_shape_group(tokens: list[Token]) -> bool:
     return True
 
 
+TEXT_COMMANDS = ("\\text", "\\mbox", "\\textrm", "\\textnormal", "\\textit", "\\textbf")
+
+
+def _brace_end(tokens: list[Token], i: int) -> int:
+    """The end of the ``{…}`` group starting at ``i`` (braces only)."""
+    depth = 0
+    for j in range(i, len(tokens)):
+        if tokens[j].kind == "char" and tokens[j].text in "{}":
+            depth += 1 if tokens[j].text == "{" else -1
+            if depth == 0:
+                return j + 1
+    return len(tokens)
+
+
+def strip_prose(tokens: list[Token]) -> list[Token]:
+    """Drop ``\\text{…}`` at the start or the end of an equation, and everything from a
+    ``\\quad`` followed by ``\\text{…}`` (a remark after the equation)."""
+    def is_text(i: int) -> bool:
+        return i < len(tokens) and tokens[i].text in TEXT_COMMANDS and i + 1 < len(tokens) \
+            and tokens[i + 1].text == "{"
+    for i, token in enumerate(tokens):
+        if token.text in ("\\quad", "\\qquad") and is_text(i + 1):
+            tokens = tokens[:i]
+            break
+    while is_text(0):
+        tokens = tokens[_brace_end(tokens, 1):]
+    changed = True
+    while changed and tokens:
+        changed = False
+        for i in range(len(tokens)):
+            if is_text(i) and _brace_end(tokens, i + 1) == len(tokens):
+                tokens, changed = tokens[:i], True
+                break
+    return tokens
+
+
 def strip_annotations(tokens: list[Token]) -> list[Token]:
     """Drop shape annotations ``(1 \\times D_y)``, ``(d)``, ``(V \\times 1)(1 \\times d) = (V
     \\times d)`` and equation numbers ``(1)`` that follow an expression, and a ``\\tag``."""
@@ -167,7 +203,7 @@ def read_statement(equation: extract.Equation, source: str) -> Statement:
     text = " ".join(p.text for p in equation.pieces)
     start = equation.pieces[0].start
     statement = Statement([], [], text, start)
-    tokens = strip_annotations(tokens)
+    tokens = strip_annotations(strip_prose(tokens))
     if not tokens:
         statement.error = "empty"
         return statement
@@ -325,6 +361,7 @@ class Link:
     left: Member
     right: Member
     equals: int  # offset of the '=' just before the right member
+    conclusion: bool = False  # the chain's first member against its last
 
 
 def check_writeup(path_or_text: str | Path, dims: dict[str, int] | None = None, seed: int = 0,
@@ -547,11 +584,23 @@ def _check_into(report: WriteupReport, text: str, tex: bool, dims: dict[str, int
 
     # the links to check
     pending: list[tuple[Statement, Link]] = []
+    def loose(node: Node) -> list[str]:
+        return sorted(s for s in model.expanded_symbols(node)
+                      if s not in model_symbols and s not in size_names)
+
     for statement, kept in chains:
         understood = []
         status_parts = []
+        chain_uses_model = any(member.node is not None and
+                               model.expanded_symbols(member.node) & model_symbols
+                               for _, member in kept)
         for i, member in kept:
             reason = member.error
+            if reason is None and chain_uses_model and member.node is not None and \
+                    loose(member.node):
+                reason = (f"{', '.join(loose(member.node))} appear(s) nowhere else in the "
+                          "writeup (not declared, not defined, not used by a definition); "
+                          "define or declare it to check this equation")
             if member.node is not None:
                 uses = [s for s in model.expanded_symbols(member.node) if s in broken]
                 used = [s.name for s in walk(member.node) if isinstance(s, Sym)
@@ -567,6 +616,8 @@ def _check_into(report: WriteupReport, text: str, tex: bool, dims: dict[str, int
         for (_, a), (j, b) in zip(understood, understood[1:]):
             equals = statement.equals[j - 1] if 0 < j <= len(statement.equals) else b.start
             links.append(Link(a, b, equals))
+        if len(understood) >= 3:  # the conclusion, first member against the last
+            links.append(Link(understood[0][1], understood[-1][1], links[-1].equals, True))
         for link in links:
             pending.append((statement, link))
         if not links:
@@ -615,8 +666,12 @@ def _check_into(report: WriteupReport, text: str, tex: bool, dims: dict[str, int
             continue
         check = WriteupCheck(**{k: v for k, v in outcome.__dict__.items()},
                              line=lines.line(link.equals), latex=latex)
+        if link.conclusion:
+            check.target = f"conclusion: {check.target}"
         report.checks.append(check)
     _mark_equations(report, lines, results)
+    report.equations.sort(key=lambda entry: entry["line"])
+    report.not_checked.sort(key=lambda entry: entry["line"])
 
 
 def _equation(lines: extract.LineIndex, statement: Statement, status: str) -> dict[str, Any]:

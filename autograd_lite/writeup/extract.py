@@ -165,7 +165,7 @@ def _has_relation(text: str) -> bool:
 
 def rows(block: Piece) -> list[Piece]:
     """A math block cut into rows at ``\\\\``, without ``&`` and inner environment markers."""
-    text = block.text
+    text = re.sub(r"(?<!\\)%[^\n]*", lambda m: " " * len(m.group(0)), block.text)
     inner = "|".join(INNER_ENVIRONMENTS)
     text = re.sub(r"\\(begin|end)\{(" + inner + r")\*?\}(\{[^}]*\})?",
                   lambda m: " " * len(m.group(0)), text)

@@ -452,6 +452,8 @@ class Evaluation:
                 where = (values[0], 0)
             else:
                 raise NotUnderstood(f"{node}: one index on a matrix of shape {shape}")
+        elif not shape:
+            raise NotUnderstood(f"{node}: an index on a number (shape ())")
         elif len(shape) == len(values):
             where = tuple(values)
         else:
