@@ -491,15 +491,37 @@ def _check_into(report: WriteupReport, text: str, tex: bool, dims: dict[str, int
     defined_at: dict[str, int] = {}
     broken: dict[str, str] = {}
     chains: list[tuple[Statement, list[tuple[int, Member]]]] = []
-    used_as_input: set[str] = set()
-    first_defined: set[str] = set()
+
+    def depends_on(node: Node, name: str, seen: set[str]) -> bool:
+        for sub in walk(node):
+            if isinstance(sub, Sym):
+                if sub.name == name:
+                    return True
+                if sub.name in definitions and sub.name not in seen:
+                    seen.add(sub.name)
+                    if depends_on(definitions[sub.name], name, seen):
+                        return True
+        return False
+
+    def is_new(node: Node | None) -> bool:
+        return isinstance(node, Sym) and node.name not in definitions and \
+            node.name not in size_names and node.name not in broken
+
+    heads: set[int] = set()  # statements whose first member is defined by the second
     for statement in statements:
         if statement.error or statement.dims or len(statement.members) < 2:
             continue
-        head, following = statement.members[0].node, statement.members[1].node
-        if isinstance(head, Sym) and head.name not in first_defined and following is not None:
-            first_defined.add(head.name)
-            used_as_input |= {n.name for n in walk(following) if isinstance(n, Sym)}
+        head, following = statement.members[0], statement.members[1]
+        if is_new(head.node):
+            assert isinstance(head.node, Sym)
+            name = head.node.name
+            if following.node is None:
+                broken[name] = f"the definition of {name} (line {lines.line(head.start)}) " \
+                    f"was not understood: {following.error}"
+            else:
+                definitions[name] = following.node
+            defined_at[name] = head.start
+            heads.add(id(statement))
     for statement in statements:
         if statement.error:
             skip(statement.start, statement.text, statement.error)
@@ -516,25 +538,16 @@ def _check_into(report: WriteupReport, text: str, tex: bool, dims: dict[str, int
                 report.equations.append(_equation(lines, statement, "declaration"))
                 continue
         members = list(enumerate(statement.members))
+        if id(statement) in heads:
+            members = members[1:]
         kept: list[tuple[int, Member]] = []
-        for position, (i, member) in enumerate(members):
+        for i, member in members:
             node = member.node
-            is_new = isinstance(node, Sym) and node.name not in definitions and \
-                node.name not in size_names and node.name not in broken
-            if is_new and position == 0 and len(members) > 1:
-                following = members[1][1]
-                if following.node is None:
-                    broken[node.name] = f"the definition of {node.name} (line " \
-                        f"{lines.line(member.start)}) was not understood: {following.error}"
-                else:
-                    definitions[node.name] = following.node
-                defined_at[node.name] = member.start
-                continue
-            if is_new and position > 0 and kept and kept[-1][1].node is not None and \
-                    node.name not in declarations and node.name not in used_as_input and \
-                    node.name not in declared_names - first_defined:
-                definitions[node.name] = kept[-1][1].node
-                defined_at[node.name] = member.start
+            previous = kept[-1][1].node if kept else None
+            if kept and is_new(node) and previous is not None and \
+                    not depends_on(previous, node.name, set()):  # type: ignore[union-attr]
+                definitions[node.name] = previous  # type: ignore[union-attr]
+                defined_at[node.name] = member.start  # type: ignore[union-attr]
                 continue
             kept.append((i, member))
         chains.append((statement, kept))
@@ -771,12 +784,14 @@ def _judge_draw(model: Model, left: Node, right: Node, arrays: dict[str, np.ndar
         truth, numeric, formula = (lv, ln, rv) if truth_left else (rv, rn, lv)
         deriv = derivs[0] if truth_left else derivs[1]
         assert deriv is not None
-        wrt = deriv.wrt.name if isinstance(deriv.wrt, Sym) else str(deriv.wrt)
-        kind = "step" if wrt in model.definitions else "gradient"
+        is_input = isinstance(deriv.wrt, Sym) and deriv.wrt.name not in model.definitions
+        kind = "gradient" if is_input else "step"
         formula = _broadcast_number(formula, truth)
-        check = judge(label, kind, formula, truth, numeric, tolerances(loss), batch)
+        wrt = str(deriv.wrt)
+        check = judge(wrt, kind, formula, truth, numeric, tolerances(loss), batch)
+        check.target = label
         if check.diagnosis is not None:
-            check.diagnosis.message = check.diagnosis.message.replace(f"∂J/∂{label}",
+            check.diagnosis.message = check.diagnosis.message.replace(f"∂J/∂{wrt}",
                                                                       str(deriv))
     else:
         lv = _broadcast_number(lv, rv)
@@ -814,22 +829,32 @@ def _shape_check(model: Model, link: Link, failure: ShapeFailure, arrays: dict[s
     message = str(failure)
     left, right = link.left.node, link.right.node
     assert left is not None and right is not None
-    holding = []
-    if failure.node is not None:
-        for text, alternative in failure.alternatives:
-            new_left, new_right = (_replace(left, failure.node, alternative),
-                                   _replace(right, failure.node, alternative))
-            if (new_left, new_right) == (left, right):
-                continue
-            try:
-                check = run_safely(_judge_draw, model, new_left, new_right, arrays, batch, label)
-            except (NotUnderstood, ShapeFailure):
-                continue
-            if check.passed:
-                holding.append(text)
-        if failure.alternatives:
-            message += (f"; with {' or '.join(holding)} the equation holds" if holding else
-                        "; none of them makes the equation hold")
+    holding, tried = [], []
+    for text, alternative in failure.alternatives:
+        new_left, new_right = (_replace(left, failure.node, alternative),
+                               _replace(right, failure.node, alternative))
+        if failure.node is None or (new_left, new_right) == (left, right):
+            continue
+        try:
+            check = run_safely(_judge_draw, model, new_left, new_right, arrays, batch, label)
+        except (NotUnderstood, ShapeFailure):
+            continue
+        tried.append(text)
+        if check.passed:
+            holding.append((text, alternative))
+    convention = f"in the {failure.convention}-vector convention"
+    if holding:
+        text, alternative = holding[0]
+        if isinstance(alternative, Binary) and alternative.op == "*":
+            message += (f"; an element-wise product fits where a matrix product is written, "
+                        f"and with it, {text}, the equation holds")
+        else:
+            message += f"; {convention} {text}, with which the equation holds"
+    elif tried:
+        message += (f"; the products that fit ({', '.join(tried[:3])}) do not make the "
+                    "equation hold either")
+    elif failure.alternatives:
+        message += f"; products that fit: {', '.join(t for t, _ in failure.alternatives[:3])}"
     kind = "claim"
     for side in (left, right):
         target = side.arg if isinstance(side, Index) else side

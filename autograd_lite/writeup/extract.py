@@ -107,6 +107,9 @@ def find_math(text: str, tex: bool) -> tuple[list[tuple[Piece, bool]], list[Refu
     """The math blocks of ``text`` (each a Piece and whether it is displayed) and the refused
     commands found anywhere in it."""
     masked = _mask_tex_comments(text) if tex else _mask_markdown_code(text)
+    begin = re.search(r"\\begin\{document\}", masked) if tex else None
+    if begin:  # the preamble (packages, macros) is not read
+        masked = _blank(masked, 0, begin.end())
     refusals = [Refusal(m.group(0), m.start(), f"\\{m.group(1)} is refused: a writeup is read, "
                         "never run; nothing is included and no macro is defined or expanded")
                 for m in re.finditer(r"\\(" + "|".join(REFUSED) + r")(?![A-Za-z])", masked)]

@@ -74,6 +74,7 @@ def judge(target: str, kind: str, formula: Any, truth: Any, numeric: Any | None,
             check.diagnosis = diagnose(formula, truth, "x", batch)
             check.diagnosis.message = (f"the sides differ (relative error {error:.3g}): "
                                        + _claim_words(check.diagnosis.message))
+            _numbers(check, formula, truth)
         return check
     numeric = np.asarray(numeric, dtype=np.float64)
     tape_vs_numeric = relative_error(truth, numeric)
@@ -92,7 +93,17 @@ def judge(target: str, kind: str, formula: Any, truth: Any, numeric: Any | None,
                 "tape does not: a non-differentiable point, or a wrong VJP in a registered op")
         else:
             check.diagnosis = diagnose(formula, truth, target, batch)
+            _numbers(check, formula, truth)
     return check
+
+
+def _numbers(check: Check, formula: np.ndarray, truth: np.ndarray) -> None:
+    """Two single numbers are always a constant factor apart: say what they are instead."""
+    if truth.size == 1 and check.diagnosis is not None and check.diagnosis.kind == "scale":
+        check.diagnosis = Diagnosis(
+            "unknown", f"{float(formula.reshape(-1)[0]):.10g} where {float(truth.reshape(-1)[0]):.10g} "
+            "is right (at one draw of the inputs). Check that step of the derivation (a "
+            "function confused with another, such as σ(1 − z) for 1 − σ(z)?).")
 
 
 def _claim_words(message: str) -> str:

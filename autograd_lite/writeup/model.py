@@ -58,10 +58,12 @@ class ShapeFailure(Exception):  # noqa: N818 - an outcome of a check, reported a
     """Two shapes that cannot combine, with the likely intent."""
 
     def __init__(self, message: str, node: Node | None = None,
-                 alternatives: tuple[tuple[str, Node], ...] = ()) -> None:
+                 alternatives: tuple[tuple[str, Node], ...] = (),
+                 convention: str = "row") -> None:
         super().__init__(message)
         self.node = node
         self.alternatives = alternatives
+        self.convention = convention
 
 
 # ------------------------------------------------------------------------------------ sizes
@@ -633,8 +635,9 @@ class Evaluation:
             with retain_grads():
                 out = run.tensor(node.of)
                 key = self.model.key(node.wrt)
-                if isinstance(node.wrt, Sym) and node.wrt.name in self.model.definitions \
-                        and key not in run.memo:
+                is_input = isinstance(node.wrt, Sym) and node.wrt.name not in \
+                    self.model.definitions
+                if not is_input and key not in run.memo:
                     raise NotUnderstood(
                         f"{node}: {node.wrt} is not a step of the computation of {node.of} as "
                         f"the writeup defines it (write {node.of} in terms of {node.wrt})")
@@ -702,12 +705,9 @@ def shape_failure(node: Binary, a: tuple[int, ...], b: tuple[int, ...],
     fits = tuple((str(alt), alt) for alt, (x, y) in candidates
                  if len(x) == 2 and len(y) == 2 and x[1] == y[0])
     message = f"{node}: {a} times {b}, whose inner sizes {a[-1]} and {b[0]} differ"
-    if a == b:
-        fits += ((f"{_str(left)} ∘ {_str(right)}", Binary("*", left, right)),)
-    if fits:
-        message += f"; in the {convention}-vector convention the products that fit are " + \
-            ", ".join(text for text, _ in fits)
-    return ShapeFailure(message, node, fits)
+    if a == b:  # the element-wise product first: it is what such a slip usually means
+        fits = ((f"{_str(left)} ∘ {_str(right)}", Binary("*", left, right)),) + fits
+    return ShapeFailure(message, node, fits, convention)
 
 
 def _str(node: Node) -> str:

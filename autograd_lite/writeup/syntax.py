@@ -167,8 +167,11 @@ class Unary(Node):
         return (self.arg,)
 
     def __str__(self) -> str:
-        return {"neg": f"−{_wrap(self.arg)}", "T": f"{_wrap(self.arg)}ᵀ",
-                "inv": f"{_wrap(self.arg)}⁻¹"}[self.op]
+        if self.op == "neg":
+            return f"−{_wrap(self.arg)}"
+        inner = f"({self.arg})" if isinstance(self.arg, Binary | Unary) and not (
+            isinstance(self.arg, Unary) and self.arg.op != "neg") else str(self.arg)
+        return inner + ("ᵀ" if self.op == "T" else "⁻¹")
 
 
 @dataclass(frozen=True)
@@ -243,8 +246,8 @@ class Deriv(Node):
         return (self.of, self.wrt)
 
     def __str__(self) -> str:
-        of = str(self.of)
-        return f"∂{of if len(of) < 4 else '(' + of + ')'}/∂{self.wrt}"
+        of, wrt = str(self.of), str(self.wrt)
+        return f"∂{of if len(of) < 4 else '(' + of + ')'}/∂{wrt if len(wrt) < 4 else '(' + wrt + ')'}"
 
 
 def _wrap(node: Node) -> str:
@@ -764,8 +767,9 @@ class Parser:
     def derivative(self, of: Node, wrt: Node) -> Node:
         if isinstance(wrt, Index) and isinstance(wrt.arg, Sym):
             return Index(Deriv(of, wrt.arg), wrt.indices)
-        if not isinstance(wrt, Sym):
-            raise NotUnderstood(f"a derivative with respect to '{wrt}', which is not a symbol")
+        if free_indices(wrt) or isinstance(wrt, Num):
+            raise NotUnderstood(f"a derivative with respect to '{wrt}', which is neither a "
+                                "symbol nor an expression of symbols")
         return Deriv(of, wrt)
 
     def reduction(self, op: str) -> Node:
