@@ -373,7 +373,14 @@ def check_writeup(path_or_text: str | Path, dims: dict[str, int] | None = None, 
     without it, a writeup may choose with a line ``<!-- autograd-lite: convention=column -->``
     (or ``% autograd-lite: convention=column`` in LaTeX).
     """
-    text, file, tex = _read(path_or_text)
+    try:
+        text, file, tex = _read(path_or_text)
+    except WriteupError as exc:
+        file = str(path_or_text) if isinstance(path_or_text, Path) or (
+            isinstance(path_or_text, str) and len(path_or_text) < 4096) else None
+        report = WriteupReport(name=Path(file).stem if file else "writeup", file=file)
+        report.error = str(exc)
+        return report
     name = extract.title(text, tex) or (Path(file).stem if file else "writeup")
     chosen = convention or _directive(text) or "row"
     report = WriteupReport(name=name, file=file, convention=chosen)
@@ -591,6 +598,15 @@ def _check_into(report: WriteupReport, text: str, tex: bool, dims: dict[str, int
                     if isinstance(sub, Call) and sub.fn == "CE":
                         model.one_hot |= {s.name for s in walk(sub.args[0])
                                           if isinstance(s, Sym) and s.name not in definitions}
+    every_symbol: set[str] = set(declarations)
+    for node in definitions.values():
+        every_symbol |= model.expanded_symbols(node)
+    for _, kept in chains:
+        for _, member in kept:
+            if member.node is not None:
+                every_symbol |= model.expanded_symbols(member.node)
+    for name in every_symbol - size_names - set(definitions):
+        model.input_shape(name)
     model.settle_sizes()
     report.sizes = dict(model.sizes)
     report.inferred = {k: list(v) for k, v in model.inferred.items()}
@@ -731,6 +747,7 @@ def _check_link(model: Model, link: Link, draws: list[dict[str, np.ndarray]],
     left, right = link.left.node, link.right.node
     assert left is not None and right is not None
     label = f"{left} = {right}"
+    model.steps = 0
     worst: Check | None = None
     for arrays in draws:
         try:

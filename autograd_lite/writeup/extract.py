@@ -185,6 +185,8 @@ def equations_of_row(row: Piece) -> list[Piece]:
         pieces = _split(part, r",|\\q?quad(?![A-Za-z])|;")
         current: Piece | None = None
         for piece in pieces:
+            if not piece.text.strip():
+                continue  # between a comma and a quad
             if current is None:
                 current = piece
             elif _has_relation(piece.text) and _has_relation(current.text):

@@ -51,6 +51,8 @@ from autograd_lite.writeup.syntax import (
 
 MAX_SIZE = 64
 MAX_ELEMENTS = 4_096
+MAX_STEPS = 100_000  # expression nodes evaluated to check one link, over all draws
+MAX_TOTAL_STEPS = 400_000  # and to check a whole writeup
 SIZE_POOL = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20)
 
 
@@ -131,6 +133,8 @@ class Model:
     inferred: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.steps = 0
+        self.total_steps = 0
         self._keys: dict[Node, str] = {}
         self._size_dims: dict[str, Dim] = {}
         self._definition_shapes: dict[str, Shape] = {}
@@ -328,7 +332,9 @@ class Model:
 
     @staticmethod
     def concrete(shape: Shape) -> tuple[int, ...]:
-        return tuple(int(d.root().value or 0) for d in shape)
+        if any(d.root().value is None for d in shape):
+            raise NotUnderstood("a size was left undetermined")
+        return tuple(int(d.root().value) for d in shape)  # type: ignore[arg-type]
 
     def size_value(self, name: str) -> int:
         if name in self.sizes:
@@ -387,6 +393,14 @@ class Evaluation:
         self.cache = cache if cache is not None else {}  # derivatives, shared across envs
 
     def tensor(self, node: Node) -> Tensor:
+        self.model.steps += 1
+        self.model.total_steps += 1
+        if self.model.steps > MAX_STEPS:
+            raise NotUnderstood(f"more than {MAX_STEPS} evaluation steps: too much work to "
+                                "check (give smaller sizes with dims)")
+        if self.model.total_steps > MAX_TOTAL_STEPS:
+            raise NotUnderstood(f"the writeup's work budget ({MAX_TOTAL_STEPS} evaluation "
+                                "steps) is spent: split the writeup or give smaller sizes")
         indexed = bool(free_indices(node))
         key = None if indexed else self.model.key(node)
         if key is not None:
@@ -575,7 +589,7 @@ class Evaluation:
             if node.upper is not None and len(node.indices) == 1:
                 upper = self.tensor(node.upper)
                 count = float(np.asarray(upper.data).reshape(()))
-                if count != int(count) or count < 1:
+                if count != int(count) or count < 1 or count > MAX_ELEMENTS:
                     raise NotUnderstood(f"{node}: the upper bound {node.upper} is not a size")
                 ranges.append(range(int(count)))
             else:

@@ -778,12 +778,13 @@ class Parser:
         if self.at("_"):
             self.take()
             tokens = self.group_tokens()
+            if any(t.text in (":", "\\in", "\\neq", "\\ne", "<", ">", "\\mid", "|")
+                   for t in tokens):
+                raise NotUnderstood(f"a {op} over a condition ('{self.raw(tokens)}')")
             if any(t.text == "=" for t in tokens):
                 split = next(i for i, t in enumerate(tokens) if t.text == "=")
                 indices = self.index_letters(tokens[:split])
                 lower = self.sub_parser(tokens[split + 1:]).parse()
-            elif any(t.text in (":", "\\in", "\\neq", "\\ne", "<", ">") for t in tokens):
-                raise NotUnderstood(f"a {op} over a condition ('{self.raw(tokens)}')")
             else:
                 indices = self.index_letters(tokens)
         if self.at("^"):
