@@ -3,7 +3,6 @@ what it evaluates to (against NumPy, computed here independently)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from autograd_lite.writeup import check_writeup
@@ -245,7 +244,7 @@ def test_undeclared_shapes_are_inferred_from_the_definitions():
             r"(1 - h)$, $\frac{\partial J}{\partial W} = x^\top (h \circ (1 - h))$.")
     report = check_writeup(text)
     x, W, b = (report.inferred[name] for name in ("x", "W", "b"))
-    assert x[0] == 1 and b[0] == 1 and W == [x[1], b[1]] and x[1] != b[1]
+    assert x[0] == 1 and b[0] == 1 and [x[1], b[1]] == W and x[1] != b[1]
     assert [c.passed for c in report.checks] == [True, True]
 
 

@@ -27,7 +27,8 @@ INNER_ENVIRONMENTS = ("aligned", "gathered", "split", "alignedat", "array")
 REFUSED = ("input", "include", "def", "edef", "gdef", "xdef", "newcommand", "renewcommand",
            "providecommand", "DeclareMathOperator", "let", "catcode", "write", "immediate",
            "openin", "openout", "read", "csname", "expandafter", "usepackage", "write18",
-           "newenvironment", "renewenvironment", "includegraphics", "verbatiminput", "lstinputlisting")
+           "newenvironment", "renewenvironment", "includegraphics", "verbatiminput",
+           "lstinputlisting")
 SEPARATORS = ("\\Rightarrow", "\\implies", "\\therefore", "\\Longrightarrow", "\\Leftrightarrow",
               "\\iff", "\\longrightarrow", "\\quad\\text{and}\\quad", "\\text{and}")
 

@@ -101,9 +101,10 @@ def _numbers(check: Check, formula: np.ndarray, truth: np.ndarray) -> None:
     """Two single numbers are always a constant factor apart: say what they are instead."""
     if truth.size == 1 and check.diagnosis is not None and check.diagnosis.kind == "scale":
         check.diagnosis = Diagnosis(
-            "unknown", f"{float(formula.reshape(-1)[0]):.10g} where {float(truth.reshape(-1)[0]):.10g} "
-            "is right (at one draw of the inputs). Check that step of the derivation (a "
-            "function confused with another, such as σ(1 − z) for 1 − σ(z)?).")
+            "unknown", f"{float(formula.reshape(-1)[0]):.10g} where "
+            f"{float(truth.reshape(-1)[0]):.10g} is right (at one draw of the inputs). "
+            "Check that step of the derivation (a function confused with another, such as "
+            "σ(1 − z) for 1 − σ(z)?).")
 
 
 def _claim_words(message: str) -> str:

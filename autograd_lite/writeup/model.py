@@ -56,7 +56,7 @@ MAX_TOTAL_STEPS = 400_000  # and to check a whole writeup
 SIZE_POOL = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20)
 
 
-class ShapeFailure(Exception):  # noqa: N818 - an outcome of a check, reported as a failure
+class ShapeFailure(Exception):
     """Two shapes that cannot combine, with the likely intent."""
 
     def __init__(self, message: str, node: Node | None = None,
@@ -359,7 +359,7 @@ class Model:
 
 
 def _is_ones(node: Node) -> bool:
-    return isinstance(node, Ones) or isinstance(node, Unary) and isinstance(node.arg, Ones)
+    return isinstance(node, Ones) or (isinstance(node, Unary) and isinstance(node.arg, Ones))
 
 
 def _is_upper(name: str) -> bool:

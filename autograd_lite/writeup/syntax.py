@@ -35,7 +35,7 @@ class WriteupError(DerivationError):
     """A writeup that cannot be read at all (too large, unreadable)."""
 
 
-class NotUnderstood(Exception):  # noqa: N818 - an outcome, listed in the report, not a bug
+class NotUnderstood(Exception):
     """A piece of math the language does not cover; the reason is shown to the user."""
 
 
@@ -246,14 +246,15 @@ class Deriv(Node):
         return (self.of, self.wrt)
 
     def __str__(self) -> str:
-        of, wrt = str(self.of), str(self.wrt)
-        return f"∂{of if len(of) < 4 else '(' + of + ')'}/∂{wrt if len(wrt) < 4 else '(' + wrt + ')'}"
+        of, wrt = (text if len(text) < 4 else f"({text})" for text in (str(self.of),
+                                                                      str(self.wrt)))
+        return f"∂{of}/∂{wrt}"
 
 
 def _wrap(node: Node) -> str:
     text = str(node)
-    if isinstance(node, Binary) and node.op in "+-*x" or isinstance(node, Unary) and \
-            node.op == "neg":
+    if (isinstance(node, Binary) and node.op in "+-*x") or (isinstance(node, Unary) and \
+            node.op == "neg"):
         return f"({text})"
     return text
 
