@@ -92,3 +92,19 @@ def test_the_diagnoses_name_the_slip():
     assert any("element-wise product fits" in m and "the equation holds" in m for m in messages)
     batch = check_writeup(Path(__file__).parent / "writeups" / "batch_mean.md")
     assert "N = 3 (the batch size)" in batch.checks[0].diagnosis.message
+
+
+def test_the_markdown_report_marks_every_equation():
+    from autograd_lite.writeup.present import is_writeup, markdown_section, not_checked_lines
+
+    wrong = check_writeup(Path(__file__).parent / "writeups" / "wrong_steps.md")
+    text = markdown_section(wrong)
+    assert text.count("❌ failed") == 3 and "[sign]" in text and "definition: $h = " in text
+    right = markdown_section(check_writeup(Path(__file__).parent / "writeups" /
+                                           "right_chain.md"))
+    assert "✅ passed" in right and "❌" not in right
+    network = check_writeup(ROOT / "derivations" / "neural_network.md")
+    listed = "\n".join(not_checked_lines(network))
+    assert all(f"line {item['line']}" in listed for item in network.not_checked)
+    assert "D_x = 10" in listed
+    assert is_writeup("a.md") and is_writeup("b.TEX") and not is_writeup("c.py")

@@ -365,6 +365,7 @@ def _check_into(report: WriteupReport, text: str, tex: bool, dims: dict[str, int
     except NotUnderstood as exc:
         raise WriteupError(str(exc)) from None
     report.draws = DRAWS
+    report.inferred = {k: v for k, v in report.inferred.items() if k in inputs}
     largest_loss = 1.0
     batch = model.sizes.get("N")
     results: list[tuple[Statement, Link, Check | str]] = []
