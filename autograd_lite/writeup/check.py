@@ -571,6 +571,7 @@ def _shape_check(model: Model, link: Link, failure: ShapeFailure, arrays: dict[s
     for side in (left, right):
         target = side.arg if isinstance(side, Index) else side
         if isinstance(target, Deriv):
-            wrt = target.wrt.name if isinstance(target.wrt, Sym) else ""
-            kind = "step" if wrt in model.definitions else "gradient"
+            is_input = isinstance(target.wrt, Sym) and target.wrt.name not in \
+                model.definitions
+            kind = "gradient" if is_input else "step"
     return Check(label, kind, False, diagnosis=Diagnosis("shape", message))

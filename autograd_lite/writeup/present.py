@@ -43,7 +43,7 @@ def not_checked_lines(report: WriteupReport, width: int = 60) -> list[str]:
 def markdown_section(report: WriteupReport) -> str:
     """The writeup's equations in order, each marked passed, failed (the diagnosis underneath)
     or not checked (the reason underneath)."""
-    lines = [f"### {report.name}", ""]
+    lines = [f"## {report.name}", ""]
     if report.file:
         lines += [f"File: `{report.file}`", ""]
     if report.error:
