@@ -282,3 +282,19 @@ def test_several_draws_are_seeded():
     a, b = check_writeup(text, seed=3), check_writeup(text, seed=3)
     assert a.checks[0].tape_vs_numeric == b.checks[0].tape_vs_numeric
     assert a.draws == 3
+
+
+def test_diag_max_and_a_declared_e():
+    text = (r"$x \in \mathbb{R}^{1 \times n}$, $e \in \mathbb{R}$. "
+            "\n\n$$x \\operatorname{diag}(x) = x \\circ x$$"
+            "\n\n$$\\mathrm{softmax}(x) = \\mathrm{softmax}(x - \\max_i x_i)$$"
+            "\n\n$$e^{2} = e \\cdot e$$\n")
+    assert verdicts(text) == [(3, "pass"), (5, "pass"), (7, "pass")]
+    assert parse("e^{2}", known=("e",)) == Binary("^", Sym("e"), Num(2.0))
+
+
+def test_split_inside_equation_and_therefore():
+    text = ("\\begin{equation}\\begin{split} \\sigma(-x) &= 1 - \\sigma(x) \\\\\n"
+            " &= \\frac{1}{1 + e^{x}} \\end{split}\\end{equation}\n"
+            "$$\\therefore \\tanh(x) = 2 \\sigma(2x) - 1$$\n")
+    assert verdicts(text) == [(1, "pass"), (2, "pass"), (2, "pass"), (3, "pass")]
