@@ -298,3 +298,29 @@ def test_split_inside_equation_and_therefore():
             " &= \\frac{1}{1 + e^{x}} \\end{split}\\end{equation}\n"
             "$$\\therefore \\tanh(x) = 2 \\sigma(2x) - 1$$\n")
     assert verdicts(text) == [(1, "pass"), (2, "pass"), (2, "pass"), (3, "pass")]
+
+
+def test_layer_superscripts_are_part_of_the_name_not_powers():
+    assert parse("W^{[2]}") == Sym("W^[2]")
+    assert parse("a^{(2)}_i") == Index(Sym("a^(2)"), ("i",))
+    assert parse(r"h^{\langle t \rangle}") == Sym("h^<t>")
+    text = (r"$W^{[1]} \in \mathbb{R}^{n \times m}$, $x \in \mathbb{R}^{1 \times n}$, "
+            r"$a^{(1)} = \tanh(x W^{[1]})$, $J = \sum a^{(1)}$, "
+            r"$\nabla_{W^{[1]}} J = x^\top (1 - a^{(1)} \circ a^{(1)})$.")
+    assert verdicts(text) == [(1, "pass")]
+
+
+def test_a_function_written_with_its_arguments():
+    text = (r"$\theta \in \mathbb{R}^{1 \times K}$, $y \in \{0,1\}^{1 \times K}$."
+            "\n\n$$J(\\theta) = CE(y, \\mathrm{softmax}(\\theta))$$"
+            "\n\n$$\\frac{\\partial J(\\theta)}{\\partial \\theta} = "
+            "\\mathrm{softmax}(\\theta) - y$$"
+            "\n\n$$J(y) = 0$$\n")
+    assert verdicts(text) == [(5, "pass"), (7, "not checked")]
+    assert "defined at (θ) only" in check_writeup(text).not_checked[0]["reason"]
+
+
+def test_script_letters_blackboard_one_and_upright_d():
+    assert parse(r"\mathcal{L}") == Sym("𝓛")
+    assert parse(r"\mathbb{1}") == Ones()
+    assert parse(r"\frac{\mathrm{d}J}{\mathrm{d}x}") == Deriv(Sym("J"), Sym("x"))

@@ -31,7 +31,7 @@ from autograd_lite.writeup.model import (
     ShapeFailure,
     run_safely,
 )
-from autograd_lite.writeup.reading import Member, Statement, read_statement
+from autograd_lite.writeup.reading import Member, Statement, function_head, read_statement
 from autograd_lite.writeup.syntax import (
     Binary,
     Call,
@@ -152,12 +152,18 @@ def _check_into(report: WriteupReport, text: str, tex: bool, dims: dict[str, int
     size_names: set[str] = set()
     declared_names: set[str] = set()
     writeup_dims: dict[str, int] = {}
+    functions: dict[str, tuple[str, ...]] = {}
     for statement in statements:
         writeup_dims.update(statement.dims)
         if statement.declaration is not None:
             size_names |= {d for d in statement.declaration.dims if isinstance(d, str)}
             declared_names |= set(statement.declared)
         for member in statement.members[:1]:
+            head = function_head(member, text) if len(statement.members) > 1 else None
+            if head is not None and head[0] not in functions:
+                functions[head[0]] = head[1]
+                declared_names.add(head[0])
+                continue
             try:
                 node = Parser(member.tokens, text).parse()
             except NotUnderstood:
@@ -179,7 +185,8 @@ def _check_into(report: WriteupReport, text: str, tex: bool, dims: dict[str, int
     for statement in statements:
         for member in statement.members:
             try:
-                member.node = Parser(member.tokens, text, known, frozenset(size_names)).parse()
+                member.node = Parser(member.tokens, text, known, frozenset(size_names),
+                                     functions).parse()
             except NotUnderstood as exc:
                 member.error = str(exc)
         if statement.declaration is not None and statement.members and \

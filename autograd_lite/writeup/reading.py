@@ -312,3 +312,27 @@ def _size_assignment(statement: Statement, source: str) -> dict[str, int]:
             return {}
         out[node.name] = int(value[0].text)
     return out
+
+
+def function_head(member: Member, source: str) -> tuple[str, tuple[str, ...]] | None:
+    """``J(θ)`` or ``L(\\hat y, y)`` on the left of a definition: the name and its arguments."""
+    tokens = member.tokens
+    opening = next((i for i, t in enumerate(tokens) if t.text == "(" and t.kind == "char"), None)
+    if not opening or _groups(tokens, opening) != len(tokens):
+        return None
+    try:
+        name = Parser(tokens[:opening], source).parse()
+    except NotUnderstood:
+        return None
+    inner = tokens[opening + 1:-1]
+    positions = _top_level(inner, lambda t: t.text == ",")
+    args = []
+    for a, b in itertools.pairwise([-1, *positions, len(inner)]):
+        try:
+            arg = Parser(inner[a + 1:b], source).parse()
+        except NotUnderstood:
+            return None
+        if not isinstance(arg, Sym):
+            return None
+        args.append(arg.name)
+    return (name.name, tuple(args)) if isinstance(name, Sym) and args else None

@@ -71,7 +71,7 @@ SPACING = {"\\,", "\\;", "\\:", "\\!", "\\ ", "\\>", "\\displaystyle", "\\textst
 SIZES = {"\\left", "\\right", "\\big", "\\Big", "\\bigg", "\\Bigg", "\\bigl", "\\bigr", "\\Bigl",
          "\\Bigr", "\\biggl", "\\biggr", "\\Biggl", "\\Biggr", "\\bigm", "\\Bigm"}
 STYLES = {"\\mathbf", "\\boldsymbol", "\\bold", "\\bm", "\\vec", "\\mathit", "\\mathsf",
-          "\\pmb", "\\mathrm", "\\mathnormal", "\\textbf", "\\textit"}
+          "\\pmb", "\\mathrm", "\\mathnormal", "\\textbf", "\\textit", "\\mathcal"}
 WORDS = {"\\operatorname", "\\text", "\\textrm", "\\mathrm", "\\mbox", "\\textnormal"}
 ACCENTS = {"\\hat": "\u0302", "\\widehat": "\u0302", "\\bar": "\u0304", "\\overline": "\u0304",
            "\\tilde": "\u0303", "\\widetilde": "\u0303", "\\check": "\u030c"}
@@ -231,7 +231,8 @@ class Reduce(Node):
 
     def __str__(self) -> str:
         sign = "Σ" if self.op == "sum" else "max"
-        return f"{sign}_{''.join(self.indices)} {_wrap(self.body)}"
+        below = f"_{''.join(self.indices)}" if self.indices else ""
+        return f"{sign}{below} {_wrap(self.body)}"
 
 
 @dataclass(frozen=True)
@@ -288,11 +289,13 @@ class Parser:
     """Parses one side of an equation (a token list) into a :class:`Node`."""
 
     def __init__(self, tokens: list[Token], source: str, known: frozenset[str] = frozenset(),
-                 size_names: frozenset[str] = frozenset()) -> None:
+                 size_names: frozenset[str] = frozenset(),
+                 functions: dict[str, tuple[str, ...]] | None = None) -> None:
         self.tokens = tokens
         self.source = source
         self.known = known
         self.size_names = size_names
+        self.functions = functions or {}
         self.pos = 0
         self.depth = 0
         self.bound: list[str] = []
@@ -358,7 +361,7 @@ class Parser:
                     return self.tokens[start:self.pos - 1]
 
     def sub_parser(self, tokens: list[Token]) -> Parser:
-        parser = Parser(tokens, self.source, self.known, self.size_names)
+        parser = Parser(tokens, self.source, self.known, self.size_names, self.functions)
         parser.depth, parser.bound = self.depth, list(self.bound)
         return parser
 
@@ -453,8 +456,18 @@ class Parser:
     def superscript(self, node: Node) -> Node:
         tokens = self.group_tokens()
         text = "".join(t.text for t in tokens)
-        if text in ("T", "\\top", "\\intercal", "\\mathsf{T}", "\\mathrm{T}", "t"):
+        if text in ("T", "\\top", "\\intercal", "\\mathsf{T}", "\\mathrm{T}"):
             return Unary("T", node)
+        if tokens and tokens[0].text in ("(", "[", "\\langle") and \
+                tokens[-1].text in (")", "]", "\\rangle"):
+            # a layer or time index, W^{[1]}, a^{(2)}, h^{\langle t \rangle}: part of the name
+            label = "^" + "".join(t.text for t in tokens).replace("\\langle", "<").replace(
+                "\\rangle", ">")
+            if isinstance(node, Sym):
+                return self.continue_symbol(node.name + label)
+            if isinstance(node, Index) and isinstance(node.arg, Sym):
+                return Index(Sym(node.arg.name + label), node.indices)
+            raise NotUnderstood(f"a superscript {self.raw(tokens)} on '{node}'")
         if text == "-1":
             return Unary("inv", node)
         if text in ("\\prime", "'"):
@@ -616,6 +629,17 @@ class Parser:
         while self.at("'"):
             self.take()
             name += "′"
+        return self.applied(name)
+
+    def applied(self, name: str) -> Node:
+        """``J(θ)`` where the writeup defines ``J(θ) = …``: the symbol J."""
+        if name in self.functions and self.at_parenthesis():
+            args = self.call_arguments()
+            wanted = self.functions[name]
+            if tuple(str(a) for a in args) != wanted:
+                raise NotUnderstood(f"{name}({', '.join(map(str, args))}): {name} is defined at "
+                                    f"({', '.join(wanted)}) only; evaluating it elsewhere is "
+                                    "not supported")
         return Sym(name)
 
     def subscript_text(self, tokens: list[Token]) -> str:
@@ -687,6 +711,12 @@ class Parser:
                 return self.reduction("max")
             if text == "1" and name not in WORDS:
                 return Ones()
+            if name == "\\mathcal":
+                inner = self.sub_parser(tokens).parse()
+                if not isinstance(inner, Sym) or not ("A" <= inner.name[:1] <= "Z"):
+                    raise NotUnderstood("\\mathcal around something other than a capital")
+                script = chr(0x1D4D0 + ord(inner.name[0]) - ord("A")) + inner.name[1:]
+                return self.continue_symbol(script)
             if name in ("\\text", "\\textrm", "\\mbox", "\\textnormal") or \
                     name == "\\operatorname":
                 raise NotUnderstood(f"'{text}' is not a known function or symbol")
@@ -712,17 +742,18 @@ class Parser:
                 self.group_tokens()
             return node
         if name == "\\mathbb":
+            if self.raw(self.group_tokens()).strip() == "1":
+                return Ones()
             raise NotUnderstood("a set (\\mathbb) inside an expression")
         raise NotUnderstood(f"the command {name} is not part of the math language")
 
     def continue_symbol(self, name: str) -> Node:
         """A styled or accented symbol, followed perhaps by its own subscript and primes."""
         if "_" in name:
-            node: Node = Sym(name)
             while self.at("'"):
                 self.take()
-                node = Sym(node.name + "′")
-            return node
+                name += "′"
+            return self.applied(name)
         return self.symbol(name)
 
     def fraction(self) -> Node:
