@@ -324,3 +324,8 @@ def test_script_letters_blackboard_one_and_upright_d():
     assert parse(r"\mathcal{L}") == Sym("𝓛")
     assert parse(r"\mathbb{1}") == Ones()
     assert parse(r"\frac{\mathrm{d}J}{\mathrm{d}x}") == Deriv(Sym("J"), Sym("x"))
+
+
+def test_inline_math_does_not_span_paragraphs():
+    blocks, _ = find_math("it costs $5 and\n\nnot $6$; but $a = b$", tex=False)
+    assert [b.text for b, _ in blocks] == ["6", "a = b"]

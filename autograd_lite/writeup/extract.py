@@ -101,7 +101,7 @@ _MATH = re.compile(
     r"|\\\[(?P<br>.+?)\\\]"
     r"|\\\((?P<pa>.+?)\\\)"
     r"|\\begin\{(?P<env>(?:" + "|".join(ENVIRONMENTS) + r")\*?)\}(?P<body>.*?)\\end\{(?P=env)\}"
-    r"|(?<![\\$])\$(?!\$)(?P<d>[^$]+?)(?<!\\)\$", re.S)
+    r"|(?<![\\$])\$(?!\$)(?P<d>(?:(?!\n[ \t]*\n)[^$])+?)(?<!\\)\$", re.S)
 
 
 def find_math(text: str, tex: bool) -> tuple[list[tuple[Piece, bool]], list[Refusal]]:
