@@ -159,7 +159,8 @@ def test_derivatives():
     (r"\foo(x)", "not part of the math language"),
     (r"\sigma", "without an argument"),
     (r"\frac{\partial^2 J}{\partial x^2}", "second"),
-    (r"|x|", "absolute value"),
+    (r"\|x\|_1", "the norm"),
+    (r"|a + |b||", "ambiguous"),
     (r"J(a, b)", "function that is not known"),
     (r"\sum_{k: w_k = w} a", "condition"),
     (r"\sqrt[3]{x}", "n-th root"),
@@ -329,3 +330,30 @@ def test_script_letters_blackboard_one_and_upright_d():
 def test_inline_math_does_not_span_paragraphs():
     blocks, _ = find_math("it costs $5 and\n\nnot $6$; but $a = b$", tex=False)
     assert [b.text for b, _ in blocks] == ["6", "a = b"]
+
+
+def test_bars_norms_trace_and_sign():
+    assert parse("|x|") == parse(r"\lvert x \rvert") == Call("abs", (Sym("x"),))
+    assert parse(r"\|W\|_F") == parse(r"\left\lVert W \right\rVert") == Call("norm", (Sym("W"),))
+    assert parse(r"\|x\|_2") == Call("norm2", (Sym("x"),))
+    assert parse(r"\mathrm{tr}(A)") == Call("trace", (Sym("A"),))
+    text = (r"$W \in \mathbb{R}^{n \times m}$, $x \in \mathbb{R}^{1 \times n}$, "
+            r"$A \in \mathbb{R}^{m \times n}$, $\lambda \in \mathbb{R}$."
+            "\n\n$$J = \\frac{\\lambda}{2} \\|W\\|_F^2 + \\sum |x W|$$"
+            "\n\n$$\\nabla_W J = \\lambda W + x^\\top \\mathrm{sign}(x W)$$"
+            "\n\n$$\\|x\\|^2 = x x^\\top$$"
+            "\n\n$$\\frac{\\partial}{\\partial W} \\mathrm{tr}(A W) = A^\\top$$\n")
+    assert verdicts(text) == [(5, "pass"), (7, "pass"), (9, "pass")]
+
+
+def test_jacobians_of_vectors_in_the_numerator_layout():
+    text = (r"$x \in \mathbb{R}^{1 \times n}$, $W \in \mathbb{R}^{n \times m}$, "
+            r"$p = \mathrm{softmax}(x)$, $z = x W$, $s = \sigma(z)$."
+            "\n\n$$\\frac{\\partial p}{\\partial x} = \\operatorname{diag}(p) - p^\\top p$$"
+            "\n\n$$\\frac{\\partial z}{\\partial x} = W^\\top$$"
+            "\n\n$$\\frac{\\partial z}{\\partial x} = W$$"
+            "\n\n$$\\frac{\\partial s}{\\partial z} = \\operatorname{diag}(s \\circ (1 - s))$$"
+            "\n\n$$\\frac{\\partial s}{\\partial z} = s \\circ (1 - s)$$\n")
+    assert verdicts(text) == [(3, "pass"), (5, "pass"), (7, "fail"), (9, "pass"), (11, "pass")]
+    transposed = check_writeup(text).checks[2].diagnosis
+    assert transposed.kind == "transpose" and "one row per element of z" in transposed.message

@@ -507,11 +507,22 @@ def _judge_draw(model: Model, left: Node, right: Node, arrays: dict[str, np.ndar
         kind = "gradient" if is_input else "step"
         formula = _broadcast_number(formula, truth)
         wrt = str(deriv.wrt)
+        of_size = evaluation.value(deriv.of).size
+        if of_size > 1 and formula.ndim == 2 and formula.shape[0] == formula.shape[1] == \
+                truth.size and truth.shape == numeric.shape and truth.size > 1:
+            # the element-wise derivative written as its (diagonal) Jacobian
+            truth, numeric = np.diag(truth.reshape(-1)), np.diag(numeric.reshape(-1))
         check = judge(wrt, kind, formula, truth, numeric, tolerances(loss), batch)
         check.target = label
         if check.diagnosis is not None:
-            check.diagnosis.message = check.diagnosis.message.replace(f"∂J/∂{wrt}",
-                                                                      str(deriv))
+            message = check.diagnosis.message.replace(f"∂J/∂{wrt}", str(deriv))
+            if of_size > 1 and truth.shape != evaluation.value(deriv.wrt).shape:
+                message = message.replace(
+                    f"{wrt} has shape", f"the Jacobian {deriv} (one row per element of "
+                    f"{deriv.of}, one column per element of {wrt}) has shape").replace(
+                    " In the row-vector convention ∂J/∂W = hᵀδ (the input's transpose on the "
+                    "left).", "")
+            check.diagnosis.message = message
     else:
         lv = _broadcast_number(lv, rv)
         rv = _broadcast_number(rv, lv)

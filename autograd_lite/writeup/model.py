@@ -272,6 +272,10 @@ class Model:
             if node.fn == "CE":
                 self.broadcast(shapes[0], shapes[1])
                 return ()
+            if node.fn in ("norm", "norm2", "trace"):
+                if node.fn == "trace" and len(shapes[0]) == 2:
+                    unify(shapes[0][0], shapes[0][1])
+                return ()
             if node.fn == "diag" and len(shapes[0]) == 2:
                 n = shapes[0][1] if is_one(shapes[0][0]) else shapes[0][0]
                 return (n, n)
@@ -561,6 +565,20 @@ class Evaluation:
             return al.log(x)
         if fn == "relu":
             return al.relu(x)
+        if fn == "abs":
+            return al.abs(x)
+        if fn == "sign":  # its derivative is 0 wherever it is defined
+            return Tensor(np.sign(np.asarray(x.data, dtype=np.float64)))
+        if fn in ("norm", "norm2"):
+            if fn == "norm2" and not (x.ndim < 2 or 1 in x.shape):
+                raise NotUnderstood(f"{node}: the spectral norm of a matrix is not supported "
+                                    "(‖…‖_F is the Frobenius norm)")
+            return al.sqrt(al.sum(x * x))
+        if fn == "trace":
+            if x.ndim != 2 or x.shape[0] != x.shape[1]:
+                raise ShapeFailure(f"{node}: the trace of a non-square array of shape {x.shape}",
+                                   node)
+            return al.sum(x * Tensor(np.eye(x.shape[0])))
         if fn == "softmax":
             axis = 0 if x.ndim == 2 and x.shape[1] == 1 and x.shape[0] > 1 else -1
             return al.softmax(x, axis=axis)
@@ -629,8 +647,8 @@ class Evaluation:
             if isinstance(sub, Deriv):
                 raise NotUnderstood(f"{node}: a derivative of an expression that contains a "
                                     "derivative")
-        tape, out_shape = self._tape(node)
-        numbers = self._finite_differences(node, out_shape) if numeric else None
+        tape, mode = self._tape(node)
+        numbers = self._finite_differences(node, mode) if numeric else None
         self.cache[cache_key] = (tape, numbers)
         return tape, numbers
 
@@ -643,7 +661,10 @@ class Evaluation:
                 seen.add(sub.name)
                 yield from self.model_walk(self.model.definitions[sub.name], seen)
 
-    def _tape(self, node: Deriv) -> tuple[np.ndarray, tuple[int, ...]]:
+    def _tape(self, node: Deriv) -> tuple[np.ndarray, str]:
+        """The derivative from the tape, and what it is: the gradient of a scalar, an
+        element-wise derivative (the shape of ``wrt``), or the Jacobian of a vector by a vector
+        (``(∂out_i/∂wrt_k)``, one row per element of ``out``)."""
         def backward(weights: np.ndarray | None) -> tuple[np.ndarray, Tensor, Tensor]:
             run = Evaluation(self.model, self.arrays, True, None, self.env, self.cache)
             with retain_grads():
@@ -666,25 +687,30 @@ class Evaluation:
 
         plain, out, wrt = backward(None)
         if out.size == 1:
-            return plain, ()
-        if out.shape != wrt.shape:
-            raise NotUnderstood(f"{node}: the derivative of a non-scalar ({out.shape}) with "
-                                f"respect to {node.wrt} ({wrt.shape}) is a Jacobian; only "
-                                "gradients of scalars and element-wise derivatives are checked")
-        weights = np.random.default_rng(7).uniform(0.5, 1.5, size=out.shape)
-        weighted, _, _ = backward(weights)
-        if not np.allclose(weighted, weights * plain, rtol=1e-9, atol=1e-12):
-            raise NotUnderstood(f"{node}: {node.of} is not element-wise in {node.wrt}, so its "
-                                "derivative is a Jacobian; only gradients of scalars and "
-                                "element-wise derivatives are checked")
-        return plain, out.shape
+            return plain, "gradient"
+        if out.shape == wrt.shape:
+            weights = np.random.default_rng(7).uniform(0.5, 1.5, size=out.shape)
+            weighted, _, _ = backward(weights)
+            if np.allclose(weighted, weights * plain, rtol=1e-9, atol=1e-12):
+                return plain, "element-wise"
+        if not (_is_vector(out.shape) and _is_vector(wrt.shape)):
+            raise NotUnderstood(f"{node}: the derivative of {node.of} ({out.shape}) with respect "
+                                f"to {node.wrt} ({wrt.shape}) is neither a gradient, nor "
+                                "element-wise, nor the Jacobian of a vector by a vector")
+        rows = []
+        for i in range(out.size):  # the Jacobian, row i = ∂out_i/∂wrt (numerator layout)
+            unit = np.zeros(out.shape)
+            unit.flat[i] = 1.0
+            rows.append(backward(unit)[0].reshape(-1))
+        return np.array(rows), "jacobian"
 
-    def _finite_differences(self, node: Deriv, out_shape: tuple[int, ...]) -> np.ndarray:
+    def _finite_differences(self, node: Deriv, mode: str) -> np.ndarray:
         key = self.model.key(node.wrt)
         with no_grad():
             base = self.value(node.wrt)
         unit = float(np.finfo(np.float64).eps)
         grad = np.zeros(base.shape)
+        columns = []
         for j in range(base.size):
             h = unit ** (1 / 3) * max(1.0, abs(float(base.flat[j])))
             values = []
@@ -694,9 +720,16 @@ class Evaluation:
                 run = Evaluation(self.model, self.arrays, False, {key: shifted}, self.env,
                                  {})
                 with no_grad():
-                    values.append(float(np.sum(run.value(node.of))))
-            grad.flat[j] = (values[0] - values[1]) / (2 * h)
-        return grad
+                    values.append(run.value(node.of).reshape(-1))
+            if mode == "jacobian":
+                columns.append((values[0] - values[1]) / (2 * h))
+            else:
+                grad.flat[j] = float(np.sum(values[0]) - np.sum(values[1])) / (2 * h)
+        return np.stack(columns, axis=1) if mode == "jacobian" else grad
+
+
+def _is_vector(shape: tuple[int, ...]) -> bool:
+    return len(shape) == 1 or (len(shape) == 2 and 1 in shape)
 
 
 def _broadcastable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:

@@ -62,9 +62,10 @@ UNICODE = {char: "\\" + name for name, char in GREEK.items() if name not in
 UNICODE.update({"σ": "\\sigma", "−": "-", "×": "\\times", "·": "\\cdot", "∘": "\\circ",
                 "⊙": "\\odot", "∂": "\\partial", "∇": "\\nabla", "∑": "\\sum", "ᵀ": "^T",
                 "⊤": "\\top"})
-FUNCTION_WORDS = {"softmax": "softmax", "sigmoid": "sigma", "ReLU": "relu", "relu": "relu",
-                  "Relu": "relu", "CE": "CE", "diag": "diag", "exp": "exp", "log": "log",
-                  "ln": "log", "tanh": "tanh", "sigma": "sigma", "sqrt": "sqrt"}
+FUNCTION_WORDS = {"sign": "sign", "sgn": "sign", "tr": "trace", "trace": "trace",
+                  "Tr": "trace", "softmax": "softmax", "sigmoid": "sigma", "ReLU": "relu",
+                  "relu": "relu", "Relu": "relu", "CE": "CE", "diag": "diag", "exp": "exp",
+                  "log": "log", "ln": "log", "tanh": "tanh", "sigma": "sigma", "sqrt": "sqrt"}
 FUNCTION_COMMANDS = {"sigma": "sigma", "tanh": "tanh", "exp": "exp", "log": "log", "ln": "log"}
 SPACING = {"\\,", "\\;", "\\:", "\\!", "\\ ", "\\>", "\\displaystyle", "\\textstyle",
            "\\scriptstyle", "\\limits", "\\nolimits", "~", "\\/", "\\middle"}
@@ -78,8 +79,10 @@ ACCENTS = {"\\hat": "\u0302", "\\widehat": "\u0302", "\\bar": "\u0304", "\\overl
 TRANSPARENT = {"\\cancel", "\\bcancel", "\\xcancel", "\\boxed", "\\underbrace", "\\overbrace",
                "\\underset", "\\overset", "\\color"}
 OPENERS = {"(": ")", "[": "]", "\\{": "\\}", "\\lbrack": "\\rbrack", "\\lparen": "\\rparen"}
+BARS = {"|": "|", "\\|": "\\|", "\\lVert": "\\rVert", "\\lvert": "\\rvert", "\\Vert": "\\Vert",
+        "\\vert": "\\vert"}
 INDEX_LETTERS = frozenset("ijklmn")
-ELEMENTWISE = frozenset({"sigma", "tanh", "exp", "log", "relu", "sqrt"})
+ELEMENTWISE = frozenset({"sigma", "tanh", "exp", "log", "relu", "sqrt", "abs", "sign"})
 _TOKEN = re.compile(r"\\([A-Za-z]+|.)|(\d+(?:\.\d+)?)|([A-Za-z])|(\s+)|(.)", re.S)
 
 
@@ -199,8 +202,12 @@ class Call(Node):
         return self.args
 
     def __str__(self) -> str:
-        name = {"sigma": "σ"}.get(self.fn, self.fn)
-        return f"{name}{chr(0x2032) * self.primes}({', '.join(map(str, self.args))})"
+        inside = ", ".join(map(str, self.args))
+        if self.fn in ("abs", "norm", "norm2"):
+            bar = {"abs": "|", "norm": "‖", "norm2": "‖"}[self.fn]
+            return f"{bar}{inside}{bar}" + ("₂" if self.fn == "norm2" else "")
+        name = {"sigma": "σ", "trace": "tr"}.get(self.fn, self.fn)
+        return f"{name}{chr(0x2032) * self.primes}({inside})"
 
 
 @dataclass(frozen=True)
@@ -299,6 +306,7 @@ class Parser:
         self.pos = 0
         self.depth = 0
         self.bound: list[str] = []
+        self.open_bars: list[str] = []
 
     # -- helpers
     def peek(self, ahead: int = 0) -> Token:
@@ -403,20 +411,22 @@ class Parser:
         if token.kind in ("num", "letter", "word"):
             return True
         if token.kind == "char":
-            return token.text in "([{|"
+            return token.text in "([{" or (token.text in BARS and token.text not in
+                                            self.open_bars)
         if token.kind == "cmd":
-            return token.text not in ("\\circ", "\\odot", "\\cdot", "\\times", "\\in", "\\right",
+            return (token.text not in ("\\circ", "\\odot", "\\cdot", "\\times", "\\in", "\\right",
                                       "\\quad", "\\qquad", "\\tag", "\\label", "\\nonumber",
                                       "\\notag", "\\}", "\\rbrack", "\\rparen", "\\pm", "\\mp",
                                       "\\bigr", "\\Bigr", "\\biggr", "\\Biggr", "\\big",
-                                      "\\Big", "\\bigg", "\\Bigg") or \
-                self.sized_opener()
+                                      "\\Big", "\\bigg", "\\Bigg", "\\rVert", "\\rvert") \
+                and token.text not in self.open_bars) or self.sized_opener()
         return False
 
     def sized_opener(self) -> bool:
         token, after = self.peek(), self.peek(1)
         return token.text in SIZES and token.text not in ("\\right",) and \
-            not token.text.endswith("r") and after.text in (*OPENERS, "(", "[")
+            not token.text.endswith("r") and after.text in (*OPENERS, *BARS, "(", "[") and \
+            after.text not in self.open_bars
 
     def product(self) -> Node:
         node = self.factor()
@@ -505,6 +515,9 @@ class Parser:
             return self.call(token.text)
         if token.kind == "char":
             if token.text in "([" or token.text == "|":
+                if token.text == "|" and "|" in self.open_bars:
+                    raise NotUnderstood("nested bars |…|…| are ambiguous; use \\lvert … "
+                                        "\\rvert")
                 return self.parenthesised()
             if token.text == "{":
                 return self.group()
@@ -516,8 +529,8 @@ class Parser:
         if self.peek().text in SIZES:
             size = self.take().text
         opener = self.take().text
-        if opener == "|":
-            raise NotUnderstood("|…| (absolute value or norm) is not supported")
+        if opener in BARS:
+            return self.bars(opener)
         if opener == "." and size == "\\left":
             raise NotUnderstood("\\left. … \\right| (evaluation bars) is not supported")
         closer = OPENERS.get(opener)
@@ -533,6 +546,31 @@ class Parser:
         if found != closer and not (closer in ")]" and found in ")]"):
             raise NotUnderstood(f"'{opener}' closed by '{found or 'nothing'}'")
         return node
+
+    def bars(self, opener: str) -> Node:
+        """``|x|`` (element-wise absolute value) and ``\\|x\\|`` (the 2-norm of a vector, the
+        Frobenius norm of a matrix; ``_2`` only for a vector, ``_F``)."""
+        closer = BARS[opener]
+        if closer in self.open_bars:
+            raise NotUnderstood("nested bars |…|…| are ambiguous; use \\lvert … \\rvert")
+        self.open_bars.append(closer)
+        node = self.expression()
+        self.open_bars.pop()
+        if self.peek().text in SIZES:
+            self.take()
+        found = self.take().text
+        if found != closer:
+            raise NotUnderstood(f"'{opener}' closed by '{found or 'nothing'}'")
+        if closer == "|" or closer == "\\rvert":
+            return Call("abs", (node,))
+        which = "F"
+        if self.at("_"):
+            self.take()
+            which = "".join(t.text for t in self.group_tokens())
+            if which not in ("F", "2"):
+                raise NotUnderstood(f"the norm ‖…‖_{which} (only ‖…‖, ‖…‖_2 of a vector and "
+                                    "‖…‖_F)")
+        return Call("norm" if which == "F" else "norm2", (node,))
 
     def call_arguments(self) -> tuple[Node, ...]:
         """``( a, b, … )`` in any size of parentheses."""
@@ -568,7 +606,7 @@ class Parser:
                 raise NotUnderstood(f"a power of the function {fn} written before its argument")
         if self.at_parenthesis():
             args = self.call_arguments()
-        elif fn in ("log", "exp", "sigma", "tanh", "softmax", "relu", "sqrt"):
+        elif fn in ("log", "exp", "sigma", "tanh", "softmax", "relu", "sqrt", "sign"):
             if self.at("{"):
                 args = (self.group(),)
             elif self.peek().kind == "end" or not self.starts_factor():
@@ -671,7 +709,8 @@ class Parser:
     def command(self) -> Node:
         token = self.peek()
         name = token.text
-        if name in SIZES or name in ("\\{", "\\lbrack", "\\lparen"):
+        if name in SIZES or name in ("\\{", "\\lbrack", "\\lparen") or (
+                name in BARS and name not in self.open_bars):
             return self.parenthesised()
         self.take()
         bare = name[1:]
