@@ -758,6 +758,9 @@ class Parser:
                 return self.continue_symbol(script)
             if name in ("\\text", "\\textrm", "\\mbox", "\\textnormal") or \
                     name == "\\operatorname":
+                if name != "\\operatorname" and " " in text.strip():
+                    raise NotUnderstood(f"prose inside an expression ({name}{{{text}}}) has no "
+                                        "value")
                 raise NotUnderstood(f"'{text}' is not a known function or symbol")
             inner = self.sub_parser(tokens).parse()
             if isinstance(inner, Sym):
