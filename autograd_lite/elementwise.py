@@ -150,39 +150,36 @@ around = round
 
 
 # --------------------------------------------------------------------- pairwise and selection
-def _first_wins(x: Any, y: Any) -> np.ndarray:
-    """1 where x > y, ½ at a tie, 0 where y > x (x's share of the gradient of maximum)."""
+def _first_wins(x: Any, y: Any, larger: bool = True, ignore_nan: bool = False) -> np.ndarray:
+    """x's share of the gradient of max(x, y) (``larger``) or min(x, y): 1 where x wins, ½ at a
+    tie, 0 where y wins; ignoring NaN (fmax, fmin), a NaN loses (both NaN: no gradient)."""
     a, b = raw(x), raw(y)
-    return _like((a > b) + 0.5 * (a == b), x)
-
-
-def _first_wins_ignoring_nan(x: Any, y: Any) -> np.ndarray:
-    """x's share for fmax: as maximum, but a NaN loses (both NaN: no gradient)."""
-    a, b = raw(x), raw(y)
-    share = np.where(np.isnan(b), ~np.isnan(a), (a > b) + 0.5 * (a == b))
+    share = (a > b if larger else a < b) + 0.5 * (a == b)
+    if ignore_nan:
+        share = np.where(np.isnan(b), ~np.isnan(a), share)
     return _like(share, x)
 
 
-def _extremum(name: str, math_doc: str, forward: Any, share: Any, larger: bool) -> Any:
+def _extremum(name: str, math_doc: str, forward: Any, larger: bool, ignore_nan: bool) -> Any:
     """maximum and kin: the winner gets g, a tie splits it equally."""
-    def x_share(x: Any, y: Any) -> Any:
-        return share(x, y) if larger else share(y, x)
+    def share(x: Any, y: Any) -> Any:
+        return _first_wins(x, y, larger, ignore_nan)
 
     return _register(name, math_doc, forward,
-                     (lambda g, out, x, y: g * x_share(x, y),
-                      lambda g, out, x, y: g * x_share(y, x)),
-                     (lambda t, out, x, y: t * x_share(x, y),
-                      lambda t, out, x, y: t * x_share(y, x)), saves="inputs")
+                     (lambda g, out, x, y: g * share(x, y),
+                      lambda g, out, x, y: g * share(y, x)),
+                     (lambda t, out, x, y: t * share(x, y),
+                      lambda t, out, x, y: t * share(y, x)), saves="inputs")
 
 
 maximum = _extremum("maximum", "max(x, y)  ·  g to the larger (a tie: g/2 each)", np.maximum,
-                    _first_wins, larger=True)
+                    larger=True, ignore_nan=False)
 minimum = _extremum("minimum", "min(x, y)  ·  g to the smaller (a tie: g/2 each)", np.minimum,
-                    _first_wins, larger=False)
+                    larger=False, ignore_nan=False)
 fmax = _extremum("fmax", "max(x, y) ignoring NaN  ·  g to the larger (a tie: g/2 each)",
-                 np.fmax, _first_wins_ignoring_nan, larger=True)
+                 np.fmax, larger=True, ignore_nan=True)
 fmin = _extremum("fmin", "min(x, y) ignoring NaN  ·  g to the smaller (a tie: g/2 each)",
-                 np.fmin, _first_wins_ignoring_nan, larger=False)
+                 np.fmin, larger=False, ignore_nan=True)
 
 
 def _clip_shares(a: Any, a_min: Any, a_max: Any) -> tuple[Any, Any, Any]:
