@@ -329,3 +329,23 @@ def test_unary_ops_on_any_shape(name: str, shape: tuple, seed: int) -> None:
 def test_smooth_binary_ops_broadcast_any_shapes(name: str, shapes, seed: int) -> None:
     x, y = BINARY[name](np.random.default_rng(seed), *shapes.input_shapes)
     assert_matches_fd(op(name), [x, y], seed=seed)
+
+
+# ------------------------------------------------------------------------------ the catalogue
+def test_every_builtin_op_has_a_family_and_a_one_line_math_doc() -> None:
+    for name in al.list_ops():
+        op = al.get_op(name)
+        if not op.builtin and op.family == "user":
+            continue  # (a user's op, registered by another test)
+        assert op.family != "user", name
+        assert op.doc and "·" in op.doc and "\n" not in op.doc, (name, op.doc)
+
+
+def test_docs_list_every_op_of_these_families() -> None:
+    """docs/ops.md lists every op of the families it details, with its math."""
+    from pathlib import Path
+    text = (Path(__file__).resolve().parent.parent / "docs" / "ops.md").read_text()
+    for family in ("arithmetic", "element-wise", "special functions", "reductions",
+                   "neural networks"):
+        for name in al.list_ops(family):
+            assert f"`{name}(" in text or f", `{name}(" in text, (family, name)
