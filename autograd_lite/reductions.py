@@ -50,7 +50,11 @@ def _no_dtype_out(name: str, dtype: Any, out: Any) -> None:
 
 
 def _count(shape: tuple[int, ...], axis: Any) -> int:
-    return int(np.prod([shape[a] for a in _axes(axis, len(shape))], dtype=np.int64))
+    """How many elements a reduction over ``axis`` combines."""
+    count = 1
+    for a in _axes(axis, len(shape)):
+        count *= shape[a]
+    return count
 
 
 def _spread(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
@@ -121,20 +125,28 @@ def _check_ddof(name: str, shape: tuple[int, ...], axis: Any, ddof: Any) -> int:
     return n
 
 
+def _variance(name: str, a: np.ndarray, axis: Any, ddof: Any, keepdims: bool) -> np.ndarray:
+    """Σ (a − mean)² / (n − ddof) over axis, in two passes (as np.var, without its overhead)."""
+    a = np.asarray(a)
+    axes = _axes(axis, a.ndim)
+    n = _check_ddof(name, a.shape, axis, ddof)
+    centered = a - np.add.reduce(a, axis=axes, keepdims=True) / n
+    centered *= centered
+    return np.add.reduce(centered, axis=axes, keepdims=keepdims) / (n - ddof)
+
+
 def _var(a: np.ndarray, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
          keepdims: bool = False) -> np.ndarray:
     """Σ (a − mean)² / (n − ddof) over axis."""
     _no_dtype_out("var", dtype, out)
-    _check_ddof("var", np.shape(a), axis, ddof)
-    return np.var(a, axis=_axes(axis, np.ndim(a)), ddof=ddof, keepdims=keepdims)
+    return _variance("var", a, axis, ddof, keepdims)
 
 
 def _std(a: np.ndarray, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
          keepdims: bool = False) -> np.ndarray:
     """√var over axis."""
     _no_dtype_out("std", dtype, out)
-    _check_ddof("std", np.shape(a), axis, ddof)
-    return np.std(a, axis=_axes(axis, np.ndim(a)), ddof=ddof, keepdims=keepdims)
+    return np.sqrt(_variance("std", a, axis, ddof, keepdims))
 
 
 def _centered(x: Any, axis: Any, ddof: Any) -> Any:

@@ -164,12 +164,10 @@ class Tensor:
     # NumPy's dispatch protocols: np.exp(t), ndarray + t, np.sum(t, axis=0), np.linalg.inv(t)
     # run autograd_lite's ops and record on the tape (see autograd_lite.numpy_dispatch).
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        from autograd_lite.numpy_dispatch import array_ufunc
-        return array_ufunc(ufunc, method, inputs, kwargs)
+        return numpy_dispatch.array_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        from autograd_lite.numpy_dispatch import array_function
-        return array_function(func, types, args, kwargs)
+        return numpy_dispatch.array_function(func, types, args, kwargs)
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None) -> None:
         array = to_array(data)
@@ -491,56 +489,44 @@ class Tensor:
         return f"Tensor({body}{''.join(', ' + e for e in extras)})"
 
     # --- NumPy methods: element-wise and reductions (h4)
-    # (as ndarray's methods, with its signatures; each records the op of the same name; the
-    # modules are imported in the call, as they import this one)
+    # (as ndarray's methods, with its signatures; each records the op of the same name)
     def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return ops.min(self, axis=axis, keepdims=keepdims)
 
     def prod(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        from autograd_lite import reductions
         return reductions.prod(self, axis=axis, keepdims=keepdims)
 
     def var(self, axis: Any = None, ddof: Any = 0, keepdims: bool = False) -> Tensor:
-        from autograd_lite import reductions
         return reductions.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
 
     def std(self, axis: Any = None, ddof: Any = 0, keepdims: bool = False) -> Tensor:
-        from autograd_lite import reductions
         return reductions.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
 
     def cumsum(self, axis: Any = None) -> Tensor:
-        from autograd_lite import reductions
         return reductions.cumsum(self, axis=axis)
 
     def cumprod(self, axis: Any = None) -> Tensor:
-        from autograd_lite import reductions
         return reductions.cumprod(self, axis=axis)
 
     def trace(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
-        from autograd_lite import reductions
         return reductions.trace(self, offset=offset, axis1=axis1, axis2=axis2)
 
     def clip(self, min: Any = None, max: Any = None) -> Tensor:
-        from autograd_lite import elementwise
         return elementwise.clip(self, min, max)
 
     def round(self, decimals: int = 0) -> Tensor:
-        from autograd_lite import elementwise
         return elementwise.round(self, decimals=decimals)
 
     def __round__(self, ndigits: int | None = None) -> Tensor:
-        from autograd_lite import elementwise
         return elementwise.round(self, decimals=ndigits or 0)
 
     def __abs__(self) -> Tensor:
         return ops.abs(self)
 
     def __mod__(self, other: Any) -> Tensor:
-        from autograd_lite import elementwise
         return elementwise.remainder(self, other)
 
     def __rmod__(self, other: Any) -> Tensor:
-        from autograd_lite import elementwise
         return elementwise.remainder(other, self)
 
     def argmax(self, axis: Any = None, keepdims: bool = False) -> np.ndarray:
@@ -568,5 +554,5 @@ def _named(name: str | None) -> str:
 NO_SETTINGS: Mapping[str, Any] = MappingProxyType({})
 
 # (imported last: ops and the engine need Tensor, and Tensor's methods need them)
-from autograd_lite import engine, ops  # noqa: E402
+from autograd_lite import elementwise, engine, numpy_dispatch, ops, reductions  # noqa: E402
 from autograd_lite.registry import apply  # noqa: E402
