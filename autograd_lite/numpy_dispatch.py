@@ -103,7 +103,9 @@ def _namespace(module: str) -> Any:
     while it does not exist."""
     try:
         return importlib.import_module(f"autograd_lite.{module}")
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as exc:
+        if exc.name != f"autograd_lite.{module}":
+            raise  # (the module exists but something it imports is missing)
         return None
 
 
