@@ -99,9 +99,15 @@ def _others_product(x: Any, axis: Any) -> Any:
     return transpose(others, axes=tuple(np.argsort(order))) if moved is not x else others
 
 
+def _nonzero_finite(value: Any) -> bool:
+    array = raw(value)
+    return bool(np.all(array != 0) and np.all(np.isfinite(array)))
+
+
 def _prod_derivative(out: Any, x: Any, axis: Any, keepdims: bool) -> Any:
-    """∂Π/∂x_i = Π_{j≠i} x_j: out/x without zeros, the product of the others otherwise."""
-    if x.size and np.all(raw(x) != 0):
+    """∂Π/∂x_i = Π_{j≠i} x_j: out/x where no product is 0 or ∞ (so no x is 0, and nothing
+    under- or overflowed), the product of the others, formed without division, otherwise."""
+    if x.size and _nonzero_finite(out):
         return _spread(out, x, axis, keepdims) / x
     return _others_product(x, axis)
 
@@ -191,8 +197,10 @@ def _cumsum(a: np.ndarray, axis: Any = None, dtype: Any = None, out: Any = None)
 
 
 def _reverse_cumsum(g: Any, axis: int) -> Any:
-    """Σ_{k ≥ i} g_k along axis = total − (running sum) + g: the transpose of cumsum."""
-    return sum(g, axis=axis, keepdims=True) - cumsum(g, axis=axis) + g
+    """Σ_{k ≥ i} g_k along axis (the transpose of cumsum), summed from the end: reversed, running
+    sums, reversed back (not total − running sum, which cancels when magnitudes differ)."""
+    reverse = (slice(None),) * axis + (slice(None, None, -1),)
+    return getitem(cumsum(getitem(g, index=reverse), axis=axis), index=reverse)
 
 
 def _cumsum_grad(g: Any, y: Any, x: Any, axis: Any = None, **_: Any) -> Any:
@@ -230,7 +238,7 @@ def _cumprod_jacobian_rows(x: Any, axis: int) -> Any:
 
 def _cumprod_grad(g: Any, y: Any, x: Any, axis: Any = None, **_: Any) -> Any:
     flat, position = _scan_axis(x, axis)
-    if flat.size and np.all(raw(flat) != 0):
+    if flat.size and _nonzero_finite(y):  # (a zero x makes every later running product 0)
         grad = _reverse_cumsum(g * _flat_like(y, axis), position) / flat
     else:
         grad = _cumprod_apply(g, flat, position, transpose_=True)
@@ -258,7 +266,7 @@ def _cumprod_apply(v: Any, x: Any, axis: int, transpose_: bool) -> Any:
 def _cumprod_jvp(t: Any, y: Any, x: Any, axis: Any = None, **_: Any) -> Any:
     flat, position = _scan_axis(x, axis)
     tangent = reshape(t, shape=(-1,)) if axis is None else t
-    if flat.size and np.all(raw(flat) != 0):
+    if flat.size and _nonzero_finite(y):
         return _flat_like(y, axis) * cumsum(tangent / flat, axis=position)
     return _cumprod_apply(tangent, flat, position, transpose_=False)
 

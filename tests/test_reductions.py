@@ -138,6 +138,22 @@ def test_scans(name: str, axis, dtype: type) -> None:
         assert_jvp_matches_fd(al.get_op(name), [x], axis=axis)
 
 
+def test_cumsum_gradient_sums_from_the_end_without_cancellation() -> None:
+    """The VJP of cumsum is Σ_{k≥i} g_k; with a huge first g it is still exact for the rest
+    (total − running sum would lose the small terms to rounding)."""
+    g = np.array([1e16, 1.0, 1.0, 3.0])
+    x = al.Tensor(np.zeros(4), requires_grad=True)
+    al.cumsum(x).backward(g)
+    np.testing.assert_array_equal(x.grad, [1e16 + 5.0, 5.0, 4.0, 3.0])
+
+
+def test_prod_gradient_when_the_product_underflows() -> None:
+    """Π x underflows to 0 though no x is 0: the gradient is still the product of the others."""
+    x = al.Tensor(np.array([1e-200, 1e-200, 3.0]), requires_grad=True)
+    al.prod(x).backward()
+    np.testing.assert_allclose(x.grad, [3e-200, 3e-200, 0.0], rtol=1e-14)
+
+
 @pytest.mark.parametrize("axis", [None, 0, 1], ids=str)
 def test_cumprod_is_exact_at_zeros(axis) -> None:
     x = rng.uniform(0.5, 1.5, (3, 4))
