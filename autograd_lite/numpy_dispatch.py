@@ -86,6 +86,9 @@ HINTS = {
     "copysign": "al.abs(x) * np.sign(y)",
     "ldexp": "x * 2.0 ** n",
 }
+# NumPy's alternative keyword names, as the op's names.
+RENAMED = {"clip": {"min": "a_min", "max": "a_max"}, "var": {"correction": "ddof"},
+           "std": {"correction": "ddof"}}
 _COMPLEX = frozenset({"real", "imag", "conj", "conjugate", "angle", "real_if_close",
                       "iscomplex", "sort_complex"})
 # Names in the autograd_lite namespaces that are not NumPy functions and never dispatch.
@@ -259,6 +262,7 @@ def _plan(func: Callable[..., Any]) -> Callable[..., Any]:
     any_keyword = any(p.kind is p.VAR_KEYWORD for p in parameters)
     defaults = {p.name: p.default for p in parameters if p.default is not p.empty}
     input_names = by_position[:count]
+    renames = RENAMED.get(name, {})
 
     def refuse(args: tuple[Any, ...], kwargs: dict[str, Any]) -> SignatureError:
         try:
@@ -281,11 +285,18 @@ def _plan(func: Callable[..., Any]) -> Callable[..., Any]:
                 if key in given or not (key in by_keyword or any_keyword):
                     raise refuse(args, kwargs)
                 given[key] = value
+            for key, replaced in renames.items():  # NumPy's second name for an argument
+                if key in given and given[key] is not defaults.get(key, _MISSING):
+                    if replaced in given and given[replaced] is not defaults.get(replaced):
+                        raise refuse(args, kwargs)
+                    given[replaced] = given.pop(key)
             inputs = []
-            for name in input_names:
-                if name not in given:
-                    break  # (the op names what is missing)
-                inputs.append(given.pop(name))
+            for input_name in input_names:
+                if input_name not in given:
+                    if name != "clip":
+                        break  # (the op names what is missing)
+                    given[input_name] = None  # (np.clip(a, 0): no upper bound)
+                inputs.append(given.pop(input_name))
             if unpack and inputs:
                 inputs = list(inputs[0])
         settings = {key: value for key, value in given.items()
