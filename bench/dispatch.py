@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rounds, inner = (15, 200) if args.quick else (41, 1000)
     for size in (3, 100_000):
-        print(f"\n{size:,} elements (median per call, {rounds} alternating rounds of {inner})")
+        rows = size if size < 10_000 else size // 4
+        print(f"\nvectors of {size:,}, matrices of ({rows:,}, 4) (median per call, {rounds} "
+              f"alternating rounds of {inner if size < 10_000 else inner // 50})")
         for title, contenders in workloads(size).items():
             times = alternate(contenders, rounds, inner if size < 10_000 else inner // 50)
             names = list(times)
