@@ -230,11 +230,11 @@ def _plan(func: Callable[..., Any]) -> Callable[..., Any]:
     """What running NumPy function ``func`` on tensors means: a function of (args, kwargs)."""
     module = getattr(func, "__module__", None) or ""
     name = getattr(func, "__name__", repr(func))
-    if module == "numpy" or module.startswith("numpy._") or module.startswith("numpy.lib"):
+    if module == "numpy":  # (every public top-level NumPy function says so)
         label, namespaces = f"np.{name}", ("",)
     elif module.startswith("numpy."):
         sub = module.split(".")[1]
-        label, namespaces = f"np.{sub}.{name}", (sub,)
+        label, namespaces = f"np{module[5:]}.{name}", (sub,)
     else:
         label, namespaces = f"{module}.{name}", ()
     if name in WITHOUT_GRADIENT and namespaces == ("",):

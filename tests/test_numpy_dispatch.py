@@ -97,6 +97,13 @@ PAIRS = [
      lambda x, y: al.reshape(x, shape=(3, 1)) * y, [normal(3), normal(4)]),
     ("subtract.outer", lambda x, y: np.subtract.outer(x, y),
      lambda x, y: al.reshape(x, shape=(2, 3, 1)) - y, [normal(2, 3), normal(4)]),
+    ("sinc", lambda x: np.sinc(x), al.sinc, [normal(4)]),
+    ("nan_to_num", lambda x: np.nan_to_num(x, nan=1.0), lambda x: al.nan_to_num(x, nan=1.0),
+     [normal(4)]),
+    ("round", lambda x: np.round(x, 1) + x, lambda x: al.round(x, 1) + x, [normal(4)]),
+    ("around", lambda x: np.around(x) * x, lambda x: al.round(x) * x, [normal(4)]),
+    ("astype", lambda x: np.astype(x, np.float64) * 2.0, lambda x: al.astype(x, np.float64) * 2.0,
+     [normal(3)]),
     ("scipy erf", lambda x: sc.erf(x), lambda x: al.special.erf(x), [normal(4)]),
     ("scipy expit", lambda x: sc.expit(x), al.sigmoid, [normal(4)]),
     ("scipy gammaln", lambda x: sc.gammaln(x), lambda x: al.special.gammaln(x), [positive(4)]),
@@ -156,8 +163,9 @@ def test_comparisons_and_index_functions_give_constants() -> None:
     lambda x: np.real(x),
     lambda x: np.frexp(x),
     lambda x: np.linalg.matrix_rank(al.reshape(x, shape=(1, 3))),
+    lambda x: np.emath.sqrt(x),
 ], ids=["median", "nansum", "floor_divide", "maximum.accumulate", "add.at", "fft", "real",
-        "frexp", "matrix_rank"])
+        "frexp", "matrix_rank", "emath.sqrt"])
 def test_numpy_functions_without_a_rule_are_refused_by_name(call) -> None:
     x = al.Tensor(normal(3), requires_grad=True)
     with pytest.raises(al.UnsupportedFunctionError, match=r"np\.") as info:
