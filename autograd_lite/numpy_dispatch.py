@@ -127,7 +127,7 @@ def _lookup(name: str, namespaces: tuple[str, ...]) -> Any:
     return None
 
 
-def _refusal(label: str, name: str, why: str = "") -> UnsupportedFunctionError:
+def refusal(label: str, name: str, why: str = "") -> UnsupportedFunctionError:
     """The error for a NumPy function (shown as ``label``) that cannot be recorded."""
     if name in _COMPLEX or "fft" in label:
         return UnsupportedFunctionError(
@@ -153,7 +153,7 @@ def _ufunc_target(ufunc: np.ufunc) -> Callable[..., Any]:
         alias = UFUNC_ALIASES.get(name, name)
         target = _lookup(alias, ("", "special")) if alias else None
         if target is None:
-            raise _refusal(f"np.{name}", name)
+            raise refusal(f"np.{name}", name)
         _UFUNCS[ufunc] = target
     return target
 
@@ -197,7 +197,7 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
         if _boolean(ufunc):
             return _new_tensor(np.asarray(ufunc(*[raw(a) for a in inputs])), None)
         if ufunc.nout != 1:
-            raise _refusal(label, ufunc.__name__, f" ({ufunc.nout} outputs)")
+            raise refusal(label, ufunc.__name__, f" ({ufunc.nout} outputs)")
         return _ufunc_target(ufunc)(*inputs)
     name = ufunc.__name__
     label = f"np.{name}.{method}"
@@ -206,7 +206,7 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
         table = UFUNC_REDUCE if method == "reduce" else UFUNC_ACCUMULATE
         target = _lookup(table[name], ("",)) if name in table else None
         if target is None:
-            raise _refusal(label, f"{name}.{method}",
+            raise refusal(label, f"{name}.{method}",
                            f"; the {method}s with a rule: "
                            + ", ".join(f"np.{u}.{method} (al.{o})" for u, o in table.items()))
         (x,) = inputs
@@ -221,7 +221,7 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
         from autograd_lite.ops import reshape
         shape = (*np.shape(raw(a)), *(1,) * np.ndim(raw(b)))
         return target(reshape(a, shape=shape), b)
-    raise _refusal(label, f"{name}.{method}",
+    raise refusal(label, f"{name}.{method}",
                    " (of the ufunc methods, reduce, accumulate and outer have rules)")
 
 
@@ -240,10 +240,10 @@ def _plan(func: Callable[..., Any]) -> Callable[..., Any]:
     if name in WITHOUT_GRADIENT and namespaces == ("",):
         return lambda args, kwargs: func(*_unwrap(args), **_unwrap(kwargs))
     if namespaces in (("fft",),):
-        raise _refusal(label, name)
+        raise refusal(label, name)
     target = _lookup(name, namespaces) if namespaces and name not in _COMPLEX else None
     if target is None:
-        raise _refusal(label, name)
+        raise refusal(label, name)
     if not isinstance(target, Op):  # a plain function taking NumPy's signature
         return lambda args, kwargs: target(*args, **kwargs)
     try:

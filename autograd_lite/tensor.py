@@ -529,6 +529,16 @@ class Tensor:
     def __rmod__(self, other: Any) -> Tensor:
         return elementwise.remainder(other, self)
 
+    def __floordiv__(self, other: Any) -> Tensor:
+        raise numpy_dispatch.refusal("np.floor_divide (//)", "floor_divide")
+
+    __rfloordiv__ = __floordiv__
+
+    def __divmod__(self, other: Any) -> Tensor:
+        raise numpy_dispatch.refusal("divmod", "divmod")
+
+    __rdivmod__ = __divmod__
+
     def argmax(self, axis: Any = None, keepdims: bool = False) -> np.ndarray:
         """The index of the largest element (an integer array: no gradient)."""
         return self._data.argmax(axis=axis, keepdims=keepdims)

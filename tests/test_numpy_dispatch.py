@@ -281,3 +281,12 @@ def test_numpy_functions_inside_a_vjp_rule_work_under_create_graph() -> None:
     (g,) = al.grad(np.sum(cube(x)), x, create_graph=True)
     (h,) = al.grad(np.sum(g), x)
     np.testing.assert_allclose(h, 6.0 * x0, rtol=1e-14)
+
+
+def test_floor_division_and_divmod_are_refused_with_a_hint() -> None:
+    """NumPy's // on floats is not ⌊x/y⌋ in every case (1 // 0.1 is 9), so it is refused."""
+    x = al.Tensor(normal(3), requires_grad=True)
+    for call in (lambda: x // 2.0, lambda: 2.0 // x, lambda: divmod(x, 2.0),
+                 lambda: np.ones(3) // x):
+        with pytest.raises(al.UnsupportedFunctionError, match=r"al\.floor"):
+            call()
