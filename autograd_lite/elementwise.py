@@ -7,11 +7,15 @@ second order), a JVP per input (the forward-mode rule: the same derivative appli
 what it saves and its math, "forward · derivative". A smooth unary op is written once from its
 derivative f'(x) (read from the input x, the output y or both): VJP g·f'(x), JVP t·f'(x).
 
-Kinks and ties follow JAX and HIPS autograd where they agree: ``maximum``/``minimum``/``fmax``/
-``fmin`` split the gradient equally at a tie (g/2 to each); ``sign``, ``floor``, ``ceil``,
-``round``, ``rint`` and ``trunc`` have zero gradient (also at their jumps); ``abs`` has
-gradient 0 at 0. ``clip(a, lo, hi)`` is ``minimum(maximum(a, lo), hi)`` as in JAX, so at
-``a == lo`` the gradient is split g/2 between a and lo (HIPS autograd gives a none there).
+Kinks and ties follow JAX and HIPS autograd where they agree (checked against JAX 0.10.2 and
+HIPS autograd 1.9.1): ``maximum``/``minimum`` split the gradient equally at a tie (g/2 to each);
+``sign``, ``floor``, ``ceil``, ``round``, ``rint`` and ``trunc`` have zero gradient (also at
+their jumps). Where they differ: ``fmax``/``fmin`` split a tie as ``maximum`` does (HIPS; JAX
+gives all to y); ``clip(a, lo, hi)`` is ``minimum(maximum(a, lo), hi)`` as in JAX, so at
+``a == lo`` the gradient is split g/2 between a and lo (HIPS gives a none); ``hypot`` at the
+origin has gradient 0 (JAX g/2 each, HIPS NaN); ``sinc`` at 0 has its true derivatives, as
+JAX (HIPS: NaN). The built-in ``abs`` has gradient 0 at 0 (HIPS; JAX gives g).
+
 Masks (which branch, which element wins) are read from the values and are constants of the
 graph, as in every autodiff engine.
 
