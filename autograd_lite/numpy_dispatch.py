@@ -8,9 +8,12 @@ resolve the NumPy callable by its NAME, so any op registered under NumPy's name 
 * ``np.<name>`` → ``al.<name>``, ``np.linalg.<name>`` → ``al.linalg.<name>``; a ufunc also
   falls back to ``al.special.<name>`` (so SciPy's special-function ufuncs, ``scipy.special.erf``
   and kin, dispatch too); a few ufunc names map to the built-ins' (``multiply`` → ``mul``).
-* The call is bound with the NumPy function's own signature (``inspect.signature``): the op's
-  inputs are NumPy's leading parameters, by position; every other argument given is passed by
-  NumPy's keyword name (an argument given as NumPy's default, such as ``out=None``, is dropped).
+* The call is bound with the NumPy function's own signature (read once by
+  ``inspect.signature``): the op's inputs are NumPy's leading parameters, by position; every
+  other argument given is passed by NumPy's keyword name (an argument given as NumPy's default,
+  such as ``out=None``, is dropped; NumPy's second names ``clip(min=, max=)`` and
+  ``std(correction=)`` become the op's ``a_min``/``a_max`` and ``ddof``). An op's settings must
+  therefore carry NumPy's names (``axis``, ``keepdims``, ``ddof`` …).
   An op taking a variadic ``*xs`` receives the elements of NumPy's sequence argument
   (``np.stack([a, b])`` → ``al.stack(a, b)``). A plain function (not an op) at ``al.<name>`` is
   called with the arguments exactly as given, so it must take NumPy's signature.
