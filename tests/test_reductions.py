@@ -264,3 +264,17 @@ def test_any_shape_and_axis(case, name: str) -> None:
         return  # (one element: zero spread, the kink of std; tested above)
     settings_ = {"axis": axis} if name.startswith("cum") else {"axis": axis, "keepdims": keepdims}
     assert_matches_fd(lambda t: op(t, **settings_), [x], seed=seed)
+
+
+@pytest.mark.parametrize("shape", [(), (1,), (5,)], ids=str)
+@pytest.mark.parametrize("name", ["cumsum", "cumprod", "prod", "diff"])
+def test_scans_over_scalars_and_vectors(name: str, shape: tuple) -> None:
+    x = rng.uniform(0.5, 1.5, shape) * np.where(rng.random(shape) < 0.5, -1.0, 1.0)
+    op = getattr(al, name)
+    if name == "diff" and shape == ():  # (NumPy refuses it too)
+        with pytest.raises(al.InputValueError, match="at least one dimensional"):
+            op(al.Tensor(x))
+        return
+    np.testing.assert_allclose(op(al.Tensor(x)).data, getattr(np, name)(x), rtol=1e-14)
+    assert_matches_fd(op, [x])
+    assert_second_order_matches_fd(op, [x])
