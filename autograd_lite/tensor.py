@@ -160,8 +160,14 @@ class Tensor:
     _grad: Any = None
     _name: str | None = None
     _mutated_at = 0
-    # NumPy defers to Tensor's reflected operators (ndarray + Tensor -> Tensor.__radd__).
-    __array_ufunc__ = None
+
+    # NumPy's dispatch protocols: np.exp(t), ndarray + t, np.sum(t, axis=0), np.linalg.inv(t)
+    # run autograd_lite's ops and record on the tape (see autograd_lite.numpy_dispatch).
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        return numpy_dispatch.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        return numpy_dispatch.array_function(func, types, args, kwargs)
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None) -> None:
         array = to_array(data)
@@ -482,6 +488,74 @@ class Tensor:
             extras.append(f"dtype={self._data.dtype}")
         return f"Tensor({body}{''.join(', ' + e for e in extras)})"
 
+    # --- NumPy methods: element-wise and reductions (h4)
+    # (as ndarray's methods, with its signatures; each records the op of the same name)
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.min(self, axis=axis, keepdims=keepdims)
+
+    def prod(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return reductions.prod(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis: Any = None, ddof: Any = 0, keepdims: bool = False) -> Tensor:
+        return reductions.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis: Any = None, ddof: Any = 0, keepdims: bool = False) -> Tensor:
+        return reductions.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def cumsum(self, axis: Any = None) -> Tensor:
+        return reductions.cumsum(self, axis=axis)
+
+    def cumprod(self, axis: Any = None) -> Tensor:
+        return reductions.cumprod(self, axis=axis)
+
+    def trace(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+        return reductions.trace(self, offset=offset, axis1=axis1, axis2=axis2)
+
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:
+        return elementwise.clip(self, min, max)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        return elementwise.round(self, decimals=decimals)
+
+    def __round__(self, ndigits: int | None = None) -> Tensor:
+        return elementwise.round(self, decimals=ndigits or 0)
+
+    def __abs__(self) -> Tensor:
+        return ops.abs(self)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return elementwise.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return elementwise.remainder(other, self)
+
+    def __floordiv__(self, other: Any) -> Tensor:
+        raise numpy_dispatch.refusal("np.floor_divide (//)", "floor_divide")
+
+    __rfloordiv__ = __floordiv__
+
+    def __divmod__(self, other: Any) -> Tensor:
+        raise numpy_dispatch.refusal("divmod", "divmod")
+
+    __rdivmod__ = __divmod__
+
+    def argmax(self, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+        """The index of the largest element (an integer array: no gradient)."""
+        return self._data.argmax(axis=axis, keepdims=keepdims)
+
+    def argmin(self, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+        """The index of the smallest element (an integer array: no gradient)."""
+        return self._data.argmin(axis=axis, keepdims=keepdims)
+
+    def any(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """Whether any element is true (NumPy's result: booleans have no gradient)."""
+        return self._data.any(axis=axis, keepdims=keepdims)
+
+    def all(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """Whether every element is true (NumPy's result: booleans have no gradient)."""
+        return self._data.all(axis=axis, keepdims=keepdims)
+    # --- end of NumPy methods: element-wise and reductions (h4)
+
 
 def _named(name: str | None) -> str:
     return f" '{name}'" if name else ""
@@ -490,5 +564,5 @@ def _named(name: str | None) -> str:
 NO_SETTINGS: Mapping[str, Any] = MappingProxyType({})
 
 # (imported last: ops and the engine need Tensor, and Tensor's methods need them)
-from autograd_lite import engine, ops  # noqa: E402
+from autograd_lite import elementwise, engine, numpy_dispatch, ops, reductions  # noqa: E402
 from autograd_lite.registry import apply  # noqa: E402
