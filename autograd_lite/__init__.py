@@ -79,3 +79,51 @@ __all__ = [
     "sigmoid", "softmax", "softmax_cross_entropy", "sqrt", "stack", "sub", "sum", "tanh",
     "transpose",
 ]
+
+# --- shapes, products and linear algebra (h5): NumPy's names at al.<name>, al.linalg.<name>
+from autograd_lite import linalg
+from autograd_lite.products import (
+    cross,
+    dot,
+    einsum,
+    inner,
+    kron,
+    outer,
+    tensordot,
+    vdot,
+)
+from autograd_lite.shapes import (
+    array_split,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    diag,
+    diagonal,
+    expand_dims,
+    flatten,
+    flip,
+    fliplr,
+    flipud,
+    moveaxis,
+    pad,
+    ravel,
+    repeat,
+    roll,
+    rot90,
+    sort,
+    split,
+    squeeze,
+    swapaxes,
+    take,
+    take_along_axis,
+    tile,
+    tril,
+    triu,
+)
+
+__all__ += [
+    "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "cross", "diag", "diagonal", "dot",
+    "einsum", "expand_dims", "flatten", "flip", "fliplr", "flipud", "inner", "kron", "linalg",
+    "moveaxis", "outer", "pad", "ravel", "repeat", "roll", "rot90", "sort", "split", "squeeze",
+    "swapaxes", "take", "take_along_axis", "tensordot", "tile", "tril", "triu", "vdot",
+]
