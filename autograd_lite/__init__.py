@@ -80,9 +80,86 @@ __all__ = [
     "transpose",
 ]
 
+# --- NumPy's functions (h4): element-wise ops, special functions, reductions and scans, and
+# the NumPy dispatch (np.exp(t), np.sum(t, axis=0) … record on the tape).
+from autograd_lite import special
+from autograd_lite.elementwise import (
+    absolute,
+    amax,
+    amin,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctan2,
+    arctanh,
+    around,
+    ceil,
+    clip,
+    cos,
+    cosh,
+    deg2rad,
+    divide,
+    exp2,
+    expm1,
+    floor,
+    fmax,
+    fmin,
+    hypot,
+    log1p,
+    log2,
+    log10,
+    logaddexp,
+    logaddexp2,
+    maximum,
+    minimum,
+    mod,
+    multiply,
+    nan_to_num,
+    negative,
+    power,
+    rad2deg,
+    reciprocal,
+    remainder,
+    rint,
+    round,
+    sign,
+    sin,
+    sinc,
+    sinh,
+    square,
+    subtract,
+    tan,
+    true_divide,
+    trunc,
+    where,
+)
+from autograd_lite.numpy_dispatch import UnsupportedFunctionError
+from autograd_lite.reductions import (
+    average,
+    cumprod,
+    cumsum,
+    diff,
+    prod,
+    std,
+    trace,
+    var,
+)
+
+__all__ += [
+    "UnsupportedFunctionError", "absolute", "amax", "amin", "arccos", "arccosh", "arcsin",
+    "arcsinh", "arctan", "arctan2", "arctanh", "around", "average", "ceil", "clip", "cos", "cosh",
+    "cumprod", "cumsum", "deg2rad", "diff", "divide", "exp2", "expm1", "floor", "fmax", "fmin",
+    "hypot", "log1p", "log2", "log10", "logaddexp", "logaddexp2", "maximum", "minimum", "mod",
+    "multiply", "nan_to_num", "negative", "power", "prod", "rad2deg", "reciprocal", "remainder",
+    "rint", "round", "sign", "sin", "sinc", "sinh", "special", "square", "std", "subtract", "tan",
+    "trace", "true_divide", "trunc", "var", "where",
+]
+
 # --- shapes, products and linear algebra (h5): NumPy's names at al.<name>, al.linalg.<name>
-from autograd_lite import linalg
-from autograd_lite.products import (
+from autograd_lite import linalg  # noqa: E402
+from autograd_lite.products import (  # noqa: E402
     cross,
     dot,
     einsum,
@@ -92,7 +169,7 @@ from autograd_lite.products import (
     tensordot,
     vdot,
 )
-from autograd_lite.shapes import (
+from autograd_lite.shapes import (  # noqa: E402
     array_split,
     atleast_1d,
     atleast_2d,

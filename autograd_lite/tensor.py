@@ -160,8 +160,16 @@ class Tensor:
     _grad: Any = None
     _name: str | None = None
     _mutated_at = 0
-    # NumPy defers to Tensor's reflected operators (ndarray + Tensor -> Tensor.__radd__).
-    __array_ufunc__ = None
+
+    # NumPy's dispatch protocols: np.exp(t), ndarray + t, np.sum(t, axis=0), np.linalg.inv(t)
+    # run autograd_lite's ops and record on the tape (see autograd_lite.numpy_dispatch).
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        from autograd_lite.numpy_dispatch import array_ufunc
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        from autograd_lite.numpy_dispatch import array_function
+        return array_function(func, types, args, kwargs)
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None) -> None:
         array = to_array(data)
