@@ -66,25 +66,25 @@ def _zero_tangent(t: Any, out: Any, x: Any, *settings: Any, **named: Any) -> Any
 
 
 # ----------------------------------------------------------------------------- trigonometric
-sin = _unary("sin", "sin x  ·  cos x", np.sin, lambda y, x: cos(x), "inputs")
-cos = _unary("cos", "cos x  ·  −sin x", np.cos, lambda y, x: -sin(x), "inputs")
-tan = _unary("tan", "tan x  ·  1 + tan² x", np.tan, lambda y, x: 1.0 + y * y, "output")
-arcsin = _unary("arcsin", "arcsin x  ·  1/√(1 − x²)", np.arcsin,
+sin = _unary("sin", "sin x  ·  g·cos x", np.sin, lambda y, x: cos(x), "inputs")
+cos = _unary("cos", "cos x  ·  −g·sin x", np.cos, lambda y, x: -sin(x), "inputs")
+tan = _unary("tan", "tan x  ·  g·(1 + tan² x)", np.tan, lambda y, x: 1.0 + y * y, "output")
+arcsin = _unary("arcsin", "arcsin x  ·  g/√(1 − x²)", np.arcsin,
                 lambda y, x: 1.0 / sqrt(1.0 - x * x), "inputs")
-arccos = _unary("arccos", "arccos x  ·  −1/√(1 − x²)", np.arccos,
+arccos = _unary("arccos", "arccos x  ·  −g/√(1 − x²)", np.arccos,
                 lambda y, x: -1.0 / sqrt(1.0 - x * x), "inputs")
-arctan = _unary("arctan", "arctan x  ·  1/(1 + x²)", np.arctan,
+arctan = _unary("arctan", "arctan x  ·  g/(1 + x²)", np.arctan,
                 lambda y, x: 1.0 / (1.0 + x * x), "inputs")
-sinh = _unary("sinh", "sinh x  ·  cosh x", np.sinh, lambda y, x: cosh(x), "inputs")
-cosh = _unary("cosh", "cosh x  ·  sinh x", np.cosh, lambda y, x: sinh(x), "inputs")
-arcsinh = _unary("arcsinh", "arcsinh x  ·  1/√(x² + 1)", np.arcsinh,
+sinh = _unary("sinh", "sinh x  ·  g·cosh x", np.sinh, lambda y, x: cosh(x), "inputs")
+cosh = _unary("cosh", "cosh x  ·  g·sinh x", np.cosh, lambda y, x: sinh(x), "inputs")
+arcsinh = _unary("arcsinh", "arcsinh x  ·  g/√(x² + 1)", np.arcsinh,
                  lambda y, x: 1.0 / sqrt(x * x + 1.0), "inputs")
-arccosh = _unary("arccosh", "arccosh x  ·  1/√(x² − 1)", np.arccosh,
+arccosh = _unary("arccosh", "arccosh x  ·  g/√(x² − 1)", np.arccosh,
                  lambda y, x: 1.0 / sqrt(x * x - 1.0), "inputs")
-arctanh = _unary("arctanh", "arctanh x  ·  1/(1 − x²)", np.arctanh,
+arctanh = _unary("arctanh", "arctanh x  ·  g/(1 − x²)", np.arctanh,
                  lambda y, x: 1.0 / (1.0 - x * x), "inputs")
-deg2rad = _unary("deg2rad", "x·π/180  ·  π/180", np.deg2rad, lambda y, x: math.pi / 180, "none")
-rad2deg = _unary("rad2deg", "x·180/π  ·  180/π", np.rad2deg, lambda y, x: 180 / math.pi, "none")
+deg2rad = _unary("deg2rad", "x·π/180  ·  g·π/180", np.deg2rad, lambda y, x: math.pi / 180, "none")
+rad2deg = _unary("rad2deg", "x·180/π  ·  g·180/π", np.rad2deg, lambda y, x: 180 / math.pi, "none")
 
 
 def _sinc_derivative(y: Any, x: Any) -> Any:
@@ -96,20 +96,20 @@ def _sinc_derivative(y: Any, x: Any) -> Any:
     return where(small, series, (cos(math.pi * x) - y) / safe)
 
 
-sinc = _unary("sinc", "sin(πx)/(πx)  ·  (cos πx − sinc x)/x (0 at x = 0)", np.sinc,
+sinc = _unary("sinc", "sin(πx)/(πx)  ·  g·(cos πx − sinc x)/x (0 at x = 0)", np.sinc,
               _sinc_derivative, "both")
 
 # --------------------------------------------------------------------- exponentials and logs
-exp2 = _unary("exp2", "2^x  ·  2^x·ln 2", np.exp2, lambda y, x: y * math.log(2.0), "output")
-expm1 = _unary("expm1", "e^x − 1  ·  e^x", np.expm1, lambda y, x: y + 1.0, "output")
-log2 = _unary("log2", "log₂ x  ·  1/(x ln 2)", np.log2,
+exp2 = _unary("exp2", "2^x  ·  g·2^x·ln 2", np.exp2, lambda y, x: y * math.log(2.0), "output")
+expm1 = _unary("expm1", "e^x − 1  ·  g·e^x", np.expm1, lambda y, x: y + 1.0, "output")
+log2 = _unary("log2", "log₂ x  ·  g/(x ln 2)", np.log2,
               lambda y, x: 1.0 / (x * math.log(2.0)), "inputs")
-log10 = _unary("log10", "log₁₀ x  ·  1/(x ln 10)", np.log10,
+log10 = _unary("log10", "log₁₀ x  ·  g/(x ln 10)", np.log10,
                lambda y, x: 1.0 / (x * math.log(10.0)), "inputs")
-log1p = _unary("log1p", "log(1 + x)  ·  1/(1 + x)", np.log1p, lambda y, x: 1.0 / (1.0 + x),
+log1p = _unary("log1p", "log(1 + x)  ·  g/(1 + x)", np.log1p, lambda y, x: 1.0 / (1.0 + x),
                "inputs")
-square = _unary("square", "x²  ·  2x", np.square, lambda y, x: 2.0 * x, "inputs")
-reciprocal = _unary("reciprocal", "1/x  ·  −1/x²", np.reciprocal, lambda y, x: -(y * y),
+square = _unary("square", "x²  ·  2g·x", np.square, lambda y, x: 2.0 * x, "inputs")
+reciprocal = _unary("reciprocal", "1/x  ·  −g/x²", np.reciprocal, lambda y, x: -(y * y),
                     "output")
 
 
@@ -122,9 +122,9 @@ def _logaddexp_share(base: Any) -> Any:
             lambda t, out, x, y: t * power(y - out))
 
 
-logaddexp = _register("logaddexp", "log(e^x + e^y)  ·  e^(x − out), e^(y − out)", np.logaddexp,
+logaddexp = _register("logaddexp", "log(e^x + e^y)  ·  g·e^(x − out), g·e^(y − out)", np.logaddexp,
                       *_logaddexp_share("e"), saves="both")
-logaddexp2 = _register("logaddexp2", "log₂(2^x + 2^y)  ·  2^(x − out), 2^(y − out)",
+logaddexp2 = _register("logaddexp2", "log₂(2^x + 2^y)  ·  g·2^(x − out), g·2^(y − out)",
                        np.logaddexp2, *_logaddexp_share(2), saves="both")
 
 
@@ -150,39 +150,36 @@ around = round
 
 
 # --------------------------------------------------------------------- pairwise and selection
-def _first_wins(x: Any, y: Any) -> np.ndarray:
-    """1 where x > y, ½ at a tie, 0 where y > x (x's share of the gradient of maximum)."""
+def _first_wins(x: Any, y: Any, larger: bool = True, ignore_nan: bool = False) -> np.ndarray:
+    """x's share of the gradient of max(x, y) (``larger``) or min(x, y): 1 where x wins, ½ at a
+    tie, 0 where y wins; ignoring NaN (fmax, fmin), a NaN loses (both NaN: no gradient)."""
     a, b = raw(x), raw(y)
-    return _like((a > b) + 0.5 * (a == b), x)
-
-
-def _first_wins_ignoring_nan(x: Any, y: Any) -> np.ndarray:
-    """x's share for fmax: as maximum, but a NaN loses (both NaN: no gradient)."""
-    a, b = raw(x), raw(y)
-    share = np.where(np.isnan(b), ~np.isnan(a), (a > b) + 0.5 * (a == b))
+    share = (a > b if larger else a < b) + 0.5 * (a == b)
+    if ignore_nan:
+        share = np.where(np.isnan(b), ~np.isnan(a), share)
     return _like(share, x)
 
 
-def _extremum(name: str, math_doc: str, forward: Any, share: Any, larger: bool) -> Any:
+def _extremum(name: str, math_doc: str, forward: Any, larger: bool, ignore_nan: bool) -> Any:
     """maximum and kin: the winner gets g, a tie splits it equally."""
-    def x_share(x: Any, y: Any) -> Any:
-        return share(x, y) if larger else share(y, x)
+    def share(x: Any, y: Any) -> Any:
+        return _first_wins(x, y, larger, ignore_nan)
 
     return _register(name, math_doc, forward,
-                     (lambda g, out, x, y: g * x_share(x, y),
-                      lambda g, out, x, y: g * x_share(y, x)),
-                     (lambda t, out, x, y: t * x_share(x, y),
-                      lambda t, out, x, y: t * x_share(y, x)), saves="inputs")
+                     (lambda g, out, x, y: g * share(x, y),
+                      lambda g, out, x, y: g * share(y, x)),
+                     (lambda t, out, x, y: t * share(x, y),
+                      lambda t, out, x, y: t * share(y, x)), saves="inputs")
 
 
 maximum = _extremum("maximum", "max(x, y)  ·  g to the larger (a tie: g/2 each)", np.maximum,
-                    _first_wins, larger=True)
+                    larger=True, ignore_nan=False)
 minimum = _extremum("minimum", "min(x, y)  ·  g to the smaller (a tie: g/2 each)", np.minimum,
-                    _first_wins, larger=False)
+                    larger=False, ignore_nan=False)
 fmax = _extremum("fmax", "max(x, y) ignoring NaN  ·  g to the larger (a tie: g/2 each)",
-                 np.fmax, _first_wins_ignoring_nan, larger=True)
+                 np.fmax, larger=True, ignore_nan=True)
 fmin = _extremum("fmin", "min(x, y) ignoring NaN  ·  g to the smaller (a tie: g/2 each)",
-                 np.fmin, _first_wins_ignoring_nan, larger=False)
+                 np.fmin, larger=False, ignore_nan=True)
 
 
 def _clip_shares(a: Any, a_min: Any, a_max: Any) -> tuple[Any, Any, Any]:
@@ -220,7 +217,7 @@ def _chosen(condition: Any, value: Any, take: bool) -> np.ndarray:
     return _like(mask if take else ~mask, value)
 
 
-where = _register("where", "x where condition else y  ·  g where condition, g elsewhere",
+where = _register("where", "x where condition, else y  ·  x: g where condition; y: g elsewhere",
                   _where,
                   (None, lambda g, out, c, x, y: g * _chosen(c, g, True),
                    lambda g, out, c, x, y: g * _chosen(c, g, False)),
@@ -240,8 +237,10 @@ def _arctan2_grads(g: Any, x1: Any, x2: Any) -> tuple[Any, Any]:
     return g * x2 / r2, -g * x1 / r2
 
 
-arctan2 = _register("arctan2", "angle of the point (x2, x1)  ·  x2/(x1² + x2²), −x1/(x1² + x2²)",
-                    np.arctan2,
+arctan2 = _register("arctan2",
+                    "arctan(x1/x2) in the quadrant of (x2, x1)  ·  g·x2/(x1² + x2²), "
+                    "−g·x1/(x1² + x2²)",
+                    lambda x1, x2: np.arctan2(x1, x2),
                     (lambda g, out, x1, x2: _arctan2_grads(g, x1, x2)[0],
                      lambda g, out, x1, x2: _arctan2_grads(g, x1, x2)[1]),
                     (lambda t, out, x1, x2: _arctan2_grads(t, x1, x2)[0],
@@ -254,7 +253,8 @@ def _over_hypot(g: Any, out: Any, x: Any) -> Any:
     return where(zero, 0.0, g * x / where(zero, 1.0, out))
 
 
-hypot = _register("hypot", "√(x1² + x2²)  ·  x1/out, x2/out (0 at the origin)", np.hypot,
+hypot = _register("hypot", "√(x1² + x2²)  ·  g·x1/out, g·x2/out (0 at the origin)",
+                  lambda x1, x2: np.hypot(x1, x2),
                   (lambda g, out, x1, x2: _over_hypot(g, out, x1),
                    lambda g, out, x1, x2: _over_hypot(g, out, x2)),
                   (lambda t, out, x1, x2: _over_hypot(t, out, x1),

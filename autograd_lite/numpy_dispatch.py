@@ -92,6 +92,7 @@ _COMPLEX = frozenset({"real", "imag", "conj", "conjugate", "angle", "real_if_clo
 _NOT_NUMPY = frozenset({"grad", "gradcheck", "numerical_grad", "register_op", "get_op",
                         "list_ops", "op_families", "getitem", "scatter_add"})
 
+_MISSING = object()
 _UFUNCS: dict[Any, Callable[..., Any]] = {}  # ufunc -> what its __call__ runs
 _FUNCTIONS: dict[Any, Callable[..., Any]] = {}  # NumPy function -> what it runs
 
@@ -249,28 +250,44 @@ def _plan(func: Callable[..., Any]) -> Callable[..., Any]:
     # an op with variadic inputs given NumPy's sequence (np.stack([a, b]) -> stack(a, b))
     unpack = target.arity < 0 and not first_variadic
     count = 1 if target.arity < 0 else target.arity
+    by_position = [p.name for p in parameters
+                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    by_keyword = {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD,
+                                                           p.KEYWORD_ONLY)}
+    any_keyword = any(p.kind is p.VAR_KEYWORD for p in parameters)
+    defaults = {p.name: p.default for p in parameters if p.default is not p.empty}
+    input_names = by_position[:count]
+
+    def refuse(args: tuple[Any, ...], kwargs: dict[str, Any]) -> SignatureError:
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            return SignatureError(f"{label}: {exc}. Signature: {label}{signature}")
+        return SignatureError(f"{label}: arguments do not match {label}{signature}")
 
     def run(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        try:
-            bound = signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise SignatureError(f"{label}: {exc}. Signature: {label}{signature}") from None
-        given = bound.arguments
-        inputs: list[Any] = []
-        settings: dict[str, Any] = {}
-        for position, p in enumerate(parameters):
-            if p.name not in given:
-                continue
-            value = given[p.name]
-            if position < count:
-                if p.kind is p.VAR_POSITIONAL or unpack:
-                    inputs.extend(value)
-                else:
-                    inputs.append(value)
-            elif p.kind is p.VAR_KEYWORD:
-                settings.update(value)
-            elif value is not p.default:
-                settings[p.name] = value
+        """Bind as NumPy does (a fast equivalent of signature.bind), then call the op with its
+        inputs by position and every other argument given by NumPy's keyword name; arguments
+        equal to NumPy's defaults (out=None …) are dropped."""
+        if first_variadic:
+            inputs, given = list(args), dict(kwargs)
+        else:
+            if len(args) > len(by_position):
+                raise refuse(args, kwargs)
+            given = dict(zip(by_position, args))
+            for key, value in kwargs.items():
+                if key in given or not (key in by_keyword or any_keyword):
+                    raise refuse(args, kwargs)
+                given[key] = value
+            inputs = []
+            for name in input_names:
+                if name not in given:
+                    break  # (the op names what is missing)
+                inputs.append(given.pop(name))
+            if unpack and inputs:
+                inputs = list(inputs[0])
+        settings = {key: value for key, value in given.items()
+                    if value is not defaults.get(key, _MISSING)}
         try:
             return target(*inputs, **settings)
         except SignatureError as exc:  # name the NumPy function the user called

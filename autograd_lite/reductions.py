@@ -274,7 +274,7 @@ def _diff_transpose(g: Any, axis: int, n: int) -> Any:
     return g
 
 
-diff = _op("diff", "x[1:] − x[:-1] along axis, n times  ·  (−Δ)ⁿ-transpose of g", _diff,
+diff = _op("diff", "Dⁿx, Dx = x[1:] − x[:-1] along axis  ·  (Dᵀ)ⁿg, Dᵀg = −D[0, g, 0]", _diff,
            lambda g, y, x, n=1, axis=-1, **_:
                _diff_transpose(g, int(axis) % x.ndim, int(n)),
            lambda t, y, x, n=1, axis=-1, **_: diff(t, n=n, axis=axis),

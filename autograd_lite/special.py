@@ -31,11 +31,11 @@ def _unary(name: str, math_doc: str, forward: Any, derivative: Any, saves: str) 
 
 _TWO_OVER_ROOT_PI = 2.0 / math.sqrt(math.pi)
 
-erf = _unary("erf", "erf x  ·  2/√π·e^(−x²)", sc.erf,
+erf = _unary("erf", "erf x  ·  g·2/√π·e^(−x²)", sc.erf,
              lambda y, x: _TWO_OVER_ROOT_PI * exp(-(x * x)), "inputs")
-erfc = _unary("erfc", "1 − erf x  ·  −2/√π·e^(−x²)", sc.erfc,
+erfc = _unary("erfc", "1 − erf x  ·  −g·2/√π·e^(−x²)", sc.erfc,
               lambda y, x: -_TWO_OVER_ROOT_PI * exp(-(x * x)), "inputs")
-erfinv = _unary("erfinv", "erf⁻¹ x on (−1, 1)  ·  √π/2·e^(erfinv(x)²)", sc.erfinv,
+erfinv = _unary("erfinv", "erf⁻¹ x on (−1, 1)  ·  g·√π/2·e^(erfinv(x)²)", sc.erfinv,
                 lambda y, x: (math.sqrt(math.pi) / 2) * exp(y * y), "output")
 
 
@@ -54,18 +54,18 @@ polygamma = register_op(
     "polygamma", _polygamma,
     (None, lambda g, out, n, x: g * polygamma(np.asarray(n) + 1, x)),
     jvp=(None, lambda t, out, n, x: t * polygamma(np.asarray(n) + 1, x)), builtin=True,
-    doc="ψ⁽ⁿ⁾(x)  ·  ψ⁽ⁿ⁺¹⁾(x) (n not differentiated)", saves="inputs", family=FAMILY)
-digamma = psi = _unary("digamma", "ψ(x) = Γ'(x)/Γ(x)  ·  ψ⁽¹⁾(x)", sc.digamma,
+    doc="ψ⁽ⁿ⁾(x)  ·  g·ψ⁽ⁿ⁺¹⁾(x) (n not differentiated)", saves="inputs", family=FAMILY)
+digamma = psi = _unary("digamma", "ψ(x) = Γ'(x)/Γ(x)  ·  g·ψ⁽¹⁾(x)", sc.digamma,
                        lambda y, x: polygamma(1, x), "inputs")
-gammaln = _unary("gammaln", "log |Γ(x)|  ·  ψ(x)", sc.gammaln, lambda y, x: digamma(x), "inputs")
+gammaln = _unary("gammaln", "log |Γ(x)|  ·  g·ψ(x)", sc.gammaln, lambda y, x: digamma(x), "inputs")
 
 expit = sigmoid
-logit = _unary("logit", "log(x/(1 − x)) on (0, 1)  ·  1/(x(1 − x))", sc.logit,
+logit = _unary("logit", "log(x/(1 − x)) on (0, 1)  ·  g/(x(1 − x))", sc.logit,
                lambda y, x: 1.0 / (x * (1.0 - x)), "inputs")
 # (not protected as a built-in: the README's first example of a user op registers "softplus")
 softplus = register_op("softplus", lambda x: np.logaddexp(0.0, x),
                        (lambda g, out, x: g * sigmoid(x),),
-                       jvp=(lambda t, out, x: t * sigmoid(x),), doc="log(1 + e^x)  ·  σ(x)",
+                       jvp=(lambda t, out, x: t * sigmoid(x),), doc="log(1 + e^x)  ·  g·σ(x)",
                        saves="inputs", family=FAMILY)
 
 
@@ -74,7 +74,7 @@ def _log_sigmoid(x: np.ndarray) -> np.ndarray:
     return -np.logaddexp(0.0, -np.asarray(x))
 
 
-log_sigmoid = log_expit = _unary("log_sigmoid", "log σ(x)  ·  σ(−x) = 1 − σ(x)", _log_sigmoid,
+log_sigmoid = log_expit = _unary("log_sigmoid", "log σ(x)  ·  g·σ(−x) = g·(1 − σ(x))", _log_sigmoid,
                                  lambda y, x: sigmoid(-x), "inputs")
 
 __all__ = ["digamma", "erf", "erfc", "erfinv", "expit", "gammaln", "log_expit", "log_sigmoid",

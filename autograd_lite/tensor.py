@@ -490,6 +490,76 @@ class Tensor:
             extras.append(f"dtype={self._data.dtype}")
         return f"Tensor({body}{''.join(', ' + e for e in extras)})"
 
+    # --- NumPy methods: element-wise and reductions (h4)
+    # (as ndarray's methods, with its signatures; each records the op of the same name; the
+    # modules are imported in the call, as they import this one)
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.min(self, axis=axis, keepdims=keepdims)
+
+    def prod(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        from autograd_lite import reductions
+        return reductions.prod(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis: Any = None, ddof: Any = 0, keepdims: bool = False) -> Tensor:
+        from autograd_lite import reductions
+        return reductions.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis: Any = None, ddof: Any = 0, keepdims: bool = False) -> Tensor:
+        from autograd_lite import reductions
+        return reductions.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def cumsum(self, axis: Any = None) -> Tensor:
+        from autograd_lite import reductions
+        return reductions.cumsum(self, axis=axis)
+
+    def cumprod(self, axis: Any = None) -> Tensor:
+        from autograd_lite import reductions
+        return reductions.cumprod(self, axis=axis)
+
+    def trace(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+        from autograd_lite import reductions
+        return reductions.trace(self, offset=offset, axis1=axis1, axis2=axis2)
+
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:
+        from autograd_lite import elementwise
+        return elementwise.clip(self, min, max)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        from autograd_lite import elementwise
+        return elementwise.round(self, decimals=decimals)
+
+    def __round__(self, ndigits: int | None = None) -> Tensor:
+        from autograd_lite import elementwise
+        return elementwise.round(self, decimals=ndigits or 0)
+
+    def __abs__(self) -> Tensor:
+        return ops.abs(self)
+
+    def __mod__(self, other: Any) -> Tensor:
+        from autograd_lite import elementwise
+        return elementwise.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        from autograd_lite import elementwise
+        return elementwise.remainder(other, self)
+
+    def argmax(self, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+        """The index of the largest element (an integer array: no gradient)."""
+        return self._data.argmax(axis=axis, keepdims=keepdims)
+
+    def argmin(self, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+        """The index of the smallest element (an integer array: no gradient)."""
+        return self._data.argmin(axis=axis, keepdims=keepdims)
+
+    def any(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """Whether any element is true (NumPy's result: booleans have no gradient)."""
+        return self._data.any(axis=axis, keepdims=keepdims)
+
+    def all(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """Whether every element is true (NumPy's result: booleans have no gradient)."""
+        return self._data.all(axis=axis, keepdims=keepdims)
+    # --- end of NumPy methods: element-wise and reductions (h4)
+
     # --- NumPy methods: shapes and products (h5)
     # As ndarray's methods, each calls the op of the same name (autograd_lite.shapes, .products;
     # imported in the method, as those modules import this one).

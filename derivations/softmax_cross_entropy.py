@@ -1,7 +1,8 @@
 """Softmax + cross-entropy: ∂CE/∂θ = ŷ − y for a one-hot y (D3). See softmax_cross_entropy.md.
 
-The loss is built from primitives (log_softmax, multiply, sum), so the tape derives ŷ − y on
-its own; the fused op autograd_lite.softmax_cross_entropy is checked against it as a claim.
+The loss is written in plain NumPy, the language of the formulas: on Tensors each np.* call is
+recorded on the tape (NumPy's dispatch), so the tape derives ŷ − y on its own; the fused op
+autograd_lite.softmax_cross_entropy is checked against it as a claim.
 """
 
 import numpy as np
@@ -25,8 +26,11 @@ def batch(rng: np.random.Generator) -> dict:
 
 
 def cross_entropy(theta, y):
-    """CE(y, ŷ) = −Σ_i y_i log ŷ_i with ŷ = softmax(θ), summed over rows."""
-    return -(y * al.log_softmax(theta)).sum()
+    """CE(y, ŷ) = −Σ_i y_i log ŷ_i with ŷ = softmax(θ), summed over rows; log ŷ is computed as
+    (θ − max θ) − log Σ e^(θ − max θ), which cannot overflow."""
+    shifted = theta - np.max(theta, axis=-1, keepdims=True)
+    log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+    return -np.sum(y * log_probs)
 
 
 SOFTMAX_CE = Derivation(

@@ -208,6 +208,100 @@ def _propose(draw: st.DrawFn, rng: np.random.Generator, name: str,
     raise AssertionError(f"no proposal for {name}")
 
 
+# --- NumPy functions on tensors (h4): programs also call np.* (and ndarray operators), which
+# the dispatch records as autograd_lite ops; the element-wise, special and reduction ops join too.
+def _spread_ok(x: np.ndarray, axis: int | None) -> bool:
+    """At least two elements per reduced group, not all equal (std's kink at zero spread)."""
+    groups = x.reshape(1, -1) if axis is None else np.moveaxis(x, axis, -1)
+    return groups.shape[-1] >= 2 and bool(np.all(np.ptp(groups, axis=-1) > MARGIN))
+
+
+NUMPY_UNARY = {"np.sin": np.sin, "np.cos": np.cos, "np.arctan": np.arctan, "np.tanh": np.tanh,
+               "np.square": np.square, "np.sinh": np.sinh, "np.exp": np.exp,
+               "np.expm1": np.expm1, "np.log1p": np.log1p, "np.erf": al.special.erf,
+               "np.softplus": al.special.softplus}
+NUMPY_BINARY = {"np.add": np.add, "np.multiply": np.multiply, "np.logaddexp": np.logaddexp,
+                "np.hypot": np.hypot, "np.arctan2": np.arctan2, "np.maximum": np.maximum,
+                "ndarray+": lambda x, y: np.asarray(y) + x}
+NUMPY_REDUCE = {"np.sum": np.sum, "np.mean": np.mean, "np.prod": np.prod, "np.var": np.var,
+                "np.std": np.std}
+NUMPY_SCAN = {"np.cumsum": np.cumsum, "np.cumprod": np.cumprod}
+APPLY.update(NUMPY_UNARY)
+APPLY.update(NUMPY_BINARY)
+
+
+def _with_settings(f: Callable[..., Any]) -> Callable[..., Any]:
+    return lambda x, **settings: f(x, **settings)
+
+
+APPLY.update({name: _with_settings(f) for name, f in {**NUMPY_REDUCE, **NUMPY_SCAN}.items()})
+APPLY.update({
+    "np.where": lambda x, y, condition: np.where(condition, x, y),
+    "np.clip": lambda x, low, high: np.clip(x, low, high),
+    "np.stack": lambda a, b, axis: np.stack([a, b], axis=axis),
+    "np.trace": lambda x: np.trace(x),
+})
+NOT_SMOOTH |= {"np.maximum", "np.clip"}
+_propose_without_numpy = _propose
+
+
+def _propose(draw: st.DrawFn, rng: np.random.Generator, name: str,
+             values: list[np.ndarray]) -> tuple[tuple[int, ...], dict[str, Any]] | None:
+    """Operands and settings for the NumPy calls; the other names as before."""
+    if not name.startswith(("np.", "ndarray")):
+        return _propose_without_numpy(draw, rng, name, values)
+    i = draw(st.integers(0, len(values) - 1))
+    x = values[i]
+    if name in NUMPY_UNARY:
+        if name in ("np.exp", "np.sinh", "np.expm1") and float(np.abs(x).max(initial=0)) > 3:
+            return None
+        if name == "np.log1p" and not (x.size and float(x.min()) > -0.5):
+            return None
+        return (i,), {}
+    if name in NUMPY_BINARY:
+        j = draw(st.integers(0, len(values) - 1))
+        y = values[j]
+        try:
+            a, b = np.broadcast_arrays(x, y)
+        except ValueError:
+            return None
+        if name == "ndarray+":
+            return (i,), {"y": rng.standard_normal(y.shape)}
+        if name in ("np.hypot", "np.arctan2") and not np.all(np.hypot(a, b) > 0.3):
+            return None
+        if name == "np.maximum" and not np.all(np.abs(a - b) > MARGIN):
+            return None
+        return (i, j), {}
+    axis = draw(st.integers(-x.ndim, x.ndim - 1)) if x.ndim else None
+    if name in NUMPY_REDUCE:
+        reduce_axis = axis if draw(st.booleans()) else None
+        if name in ("np.var", "np.std") and not _spread_ok(x, reduce_axis):
+            return None
+        return (i,), {"axis": reduce_axis, "keepdims": draw(st.booleans())}
+    if name in NUMPY_SCAN:
+        return (i,), {"axis": axis}
+    if name == "np.where":
+        j = draw(st.integers(0, len(values) - 1))
+        try:
+            shape = np.broadcast_shapes(x.shape, values[j].shape)
+        except ValueError:
+            return None
+        return (i, j), {"condition": rng.random(shape) < 0.5}
+    if name == "np.clip":
+        low, high = sorted(rng.uniform(-1.5, 1.5, 2).tolist())
+        near = np.minimum(np.abs(x - low), np.abs(x - high))
+        return ((i,), {"low": low, "high": high}) if np.all(near > MARGIN) else None
+    if name == "np.stack":
+        j = draw(st.integers(0, len(values) - 1))
+        if values[j].shape != x.shape:
+            return None
+        return (i, j), {"axis": int(draw(st.integers(0, x.ndim)))}
+    if name == "np.trace":
+        return ((i,), {}) if x.ndim >= 2 else None
+    raise AssertionError(f"no proposal for {name}")
+# --- end of NumPy functions on tensors (h4)
+
+
 def _relative(a: np.ndarray, b: np.ndarray) -> float:
     scale = max(1.0, float(np.abs(a).max(initial=0)), float(np.abs(b).max(initial=0)))
     return float(np.abs(a - b).max(initial=0)) / scale

@@ -193,3 +193,77 @@ def test_numpy_function_options_are_refused_or_bound_as_numpy_does() -> None:
         np.sum(x, axis=0, initial=1.0)
     # out=None and dtype=None are NumPy's defaults: accepted
     np.testing.assert_allclose(np.sum(x, 0, None, None).data, x.data.sum(0))
+
+
+# ------------------------------------------------------------- every family, generically by name
+def _numpy_named(family: str, inputs: int) -> list[str]:
+    """The ops of a family that NumPy has under the same name, taking ``inputs`` arrays."""
+    names = []
+    for name in al.list_ops(family):
+        fn = getattr(np, name, None)
+        ufunc = isinstance(fn, np.ufunc) and fn.nin == inputs and fn.nout == 1
+        if ufunc or (inputs == 1 and name == "round"):  # (np.round is a function)
+            names.append(name)
+    return names
+
+
+def _values(name: str, shape: tuple, seed: int) -> np.ndarray:
+    r = np.random.default_rng(seed)
+    if name == "arccosh":
+        return r.uniform(1.2, 2.0, shape)
+    return r.uniform(0.1, 0.4, shape)  # inside every domain, away from every jump and kink
+
+
+def _same_values_and_gradients(numpy_fn, al_fn, arrays) -> None:
+    via_numpy = [al.Tensor(a, requires_grad=True) for a in arrays]
+    direct = [al.Tensor(a, requires_grad=True) for a in arrays]
+    out, expected = numpy_fn(*via_numpy), al_fn(*direct)
+    assert isinstance(out, al.Tensor) and out.node.op is expected.node.op
+    np.testing.assert_array_equal(out.data, expected.data)
+    seed = np.random.default_rng(1).standard_normal(out.shape)
+    out.backward(seed)
+    expected.backward(seed)
+    for a, b in zip(via_numpy, direct):
+        np.testing.assert_array_equal(a.grad, b.grad)
+    assert_matches_fd(numpy_fn, arrays)
+
+
+@pytest.mark.parametrize("name", _numpy_named("element-wise", 1))
+def test_every_unary_elementwise_op_through_numpy(name: str) -> None:
+    assert len(_numpy_named("element-wise", 1)) >= 30
+    _same_values_and_gradients(getattr(np, name), getattr(al, name), [_values(name, (3, 4), 0)])
+
+
+@pytest.mark.parametrize("name", _numpy_named("element-wise", 2) + _numpy_named("arithmetic", 2))
+def test_every_binary_op_through_numpy(name: str) -> None:
+    x = _values(name, (3, 4), 1)
+    y = _values(name, (4,), 2) + 0.5  # (no ties with x)
+    _same_values_and_gradients(getattr(np, name), getattr(al, name), [x, y])
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("axis", [None, 0, -1, (0, 2)], ids=str)
+@pytest.mark.parametrize("name", ["sum", "mean", "prod", "var", "std", "max", "min", "amax",
+                                  "amin"])
+def test_reductions_through_numpy(name: str, axis, keepdims: bool) -> None:
+    x = distinct(2, 3, 4) * 0.1 + 1.0
+    _same_values_and_gradients(lambda t: getattr(np, name)(t, axis=axis, keepdims=keepdims),
+                               lambda t: getattr(al, name)(t, axis=axis, keepdims=keepdims), [x])
+
+
+@pytest.mark.parametrize("name", ["cumsum", "cumprod"])
+@pytest.mark.parametrize("axis", [None, 0, 1], ids=str)
+def test_scans_through_numpy(name: str, axis) -> None:
+    _same_values_and_gradients(lambda t: getattr(np, name)(t, axis),
+                               lambda t: getattr(al, name)(t, axis=axis), [normal(3, 4)])
+
+
+def test_numpy_functions_inside_a_vjp_rule_work_under_create_graph() -> None:
+    """A user op whose VJP is written with NumPy functions is differentiable again."""
+    cube = al.register_op("cube_np_rule", lambda x: x ** 3,
+                          (lambda g, out, x: g * 3.0 * np.square(x),))
+    x0 = normal(4)
+    x = al.Tensor(x0, requires_grad=True)
+    (g,) = al.grad(np.sum(cube(x)), x, create_graph=True)
+    (h,) = al.grad(np.sum(g), x)
+    np.testing.assert_allclose(h, 6.0 * x0, rtol=1e-14)
