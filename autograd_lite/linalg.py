@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from autograd_lite import ops, products, shapes
 from autograd_lite.errors import InputValueError, ShapeError, SignatureError
 from autograd_lite.ops import abs as _abs
 from autograd_lite.ops import getitem
 from autograd_lite.ops import sum as _sum
-from autograd_lite.shapes import moveaxis, pad, real_input, register, tril, triu
+from autograd_lite.shapes import moveaxis, pad, real_input, register, swapaxes, tril, triu
 from autograd_lite.tensor import Tensor, raw
 
 FAMILY = "linalg"
@@ -707,6 +708,91 @@ norm = _linalg("norm", "‖x‖ (vector over one axis, matrix over two)  ·  g·
                _norm, _norm_grad, saves="both", jvp=(_norm_jvp,))
 
 
+# ------------------------------------------------ numpy.linalg's array-API functions (NumPy 2)
+# Compositions of the ops above and of the products and shape ops, under numpy.linalg's names.
+def matrix_norm(x: Any, *, keepdims: bool = False, ord: Any = "fro") -> Any:
+    """The matrix norm over the last two axes (np.linalg.matrix_norm)."""
+    return norm(x, ord=ord, axis=(-2, -1), keepdims=keepdims)
+
+
+def vector_norm(x: Any, *, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Any:
+    """The vector norm over ``axis`` (None: all axes; a tuple: those axes taken as one vector),
+    as np.linalg.vector_norm."""
+    ndim = np.ndim(raw(x))
+    axes = tuple(range(ndim)) if axis is None else (
+        tuple(a % ndim for a in axis) if isinstance(axis, (tuple, list)) else (axis % ndim,))
+    if len(axes) == 1:
+        return norm(x, ord=ord, axis=axes[0], keepdims=keepdims)
+    shape = np.shape(raw(x))
+    moved = moveaxis(x, axes, tuple(range(-len(axes), 0)))
+    rest = tuple(n for d, n in enumerate(shape) if d not in axes)
+    result = norm(moved.reshape((*rest, -1)), ord=ord, axis=-1)
+    if keepdims:
+        return result.reshape(tuple(1 if d in axes else n for d, n in enumerate(shape)))
+    return result
+
+
+def svdvals(x: Any) -> Any:
+    """The singular values, descending (np.linalg.svdvals): gradient U diag(S̄) Vᵀ."""
+    return svd(x, compute_uv=False)
+
+
+def multi_dot(arrays: Any) -> Any:
+    """A₁ A₂ … Aₖ (np.linalg.multi_dot; 1-D first and last arrays as row and column
+    vectors), multiplied left to right."""
+    arrays = list(arrays)
+    if len(arrays) < 2:
+        raise InputValueError("linalg.multi_dot: needs at least two arrays")
+    result = arrays[0]
+    for a in arrays[1:]:
+        result = products.dot(result, a)
+    return result
+
+
+def matrix_transpose(x: Any) -> Any:
+    """The last two axes swapped (np.linalg.matrix_transpose)."""
+    return swapaxes(x, -1, -2)
+
+
+def vecdot(x1: Any, x2: Any, *, axis: int = -1) -> Any:
+    """Σ x₁ x₂ over ``axis``, broadcasting the others (np.linalg.vecdot)."""
+    return _sum(x1 * x2, axis=axis)
+
+
+def outer(x1: Any, x2: Any) -> Any:
+    """x₁ x₂ᵀ of two vectors (np.linalg.outer)."""
+    if np.ndim(raw(x1)) != 1 or np.ndim(raw(x2)) != 1:
+        raise ShapeError("linalg.outer: needs two 1-D arrays; use al.outer to flatten others")
+    return products.outer(x1, x2)
+
+
+def cross(x1: Any, x2: Any, *, axis: int = -1) -> Any:
+    """x₁ × x₂ of 3-vectors along ``axis`` (np.linalg.cross)."""
+    return products.cross(x1, x2, axis=axis)
+
+
+def matmul(x1: Any, x2: Any) -> Any:
+    """x₁ @ x₂ (np.linalg.matmul)."""
+    return ops.matmul(x1, x2)
+
+
+def tensordot(x1: Any, x2: Any, *, axes: Any = 2) -> Any:
+    """Σ over paired axes of x₁ ⊗ x₂ (np.linalg.tensordot)."""
+    return products.tensordot(x1, x2, axes=axes)
+
+
+def diagonal(x: Any, *, offset: int = 0) -> Any:
+    """The diagonals of the matrices in the last two axes (np.linalg.diagonal)."""
+    return shapes.diagonal(x, offset, -2, -1)
+
+
+def trace(x: Any, *, offset: int = 0, dtype: Any = None) -> Any:
+    """Σ of the diagonals of the matrices in the last two axes (np.linalg.trace)."""
+    if dtype is not None:
+        raise SignatureError("linalg.trace: dtype= is not supported; cast with .astype(...)")
+    return _sum(diagonal(x, offset=offset), axis=-1)
+
+
 # --------------------------------------------------------------------------- refused names
 def _refused(name: str, why: str) -> Any:
     def function(*args: Any, **kwargs: Any) -> Any:
@@ -721,6 +807,8 @@ eig = _refused("eig", "a general (non-symmetric) matrix may have complex eigenva
 eigvals = _refused("eigvals", "complex eigenvalues are out of scope; for a symmetric matrix "
                    "use linalg.eigvalsh")
 
-__all__ = ["EighResult", "QRResult", "SVDResult", "SlogdetResult", "cholesky", "det", "eig",
-           "eigh", "eigvals", "eigvalsh", "inv", "logabsdet", "logdet", "matrix_power", "norm",
-           "pinv", "qr", "slogdet", "solve", "svd"]
+__all__ = ["EighResult", "QRResult", "SVDResult", "SlogdetResult", "cholesky", "cross", "det",
+           "diagonal", "eig", "eigh", "eigvals", "eigvalsh", "inv", "logabsdet", "logdet",
+           "matmul", "matrix_norm", "matrix_power", "matrix_transpose", "multi_dot", "norm",
+           "outer", "pinv", "qr", "slogdet", "solve", "svd", "svdvals", "tensordot", "trace",
+           "vecdot", "vector_norm"]

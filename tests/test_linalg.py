@@ -384,3 +384,41 @@ def test_hypothesis_spd_matrices(n: int, batch: int, seed: int) -> None:
     chol = L.cholesky(al.Tensor(sigma)).data
     np.testing.assert_allclose(chol @ np.swapaxes(chol, -1, -2), sigma, rtol=1e-10)
     assert_matches_fd(lambda t: L.inv(t), [sigma], seed=seed)
+
+
+# ------------------------------------------------- numpy.linalg's array-API names (NumPy 2)
+ARRAY_API: list[tuple[str, list[np.ndarray], dict[str, Any]]] = [
+    ("matrix_norm", [normal(2, 3, 4)], {}), ("matrix_norm", [normal(3, 4)], {"ord": "nuc"}),
+    ("matrix_norm", [normal(2, 3, 3)], {"ord": 1, "keepdims": True}),
+    ("vector_norm", [normal(2, 3, 4)], {}), ("vector_norm", [normal(2, 3, 4)], {"axis": 1}),
+    ("vector_norm", [normal(2, 3, 4)], {"axis": (0, 2), "keepdims": True, "ord": 3}),
+    ("vector_norm", [normal(2, 3, 4)], {"axis": (2, 0), "ord": np.inf}),
+    ("svdvals", [normal(2, 4, 3)], {}),
+    ("multi_dot", [normal(3), normal(3, 4), normal(4, 2), normal(2)], {}),
+    ("matrix_transpose", [normal(2, 3, 4)], {}),
+    ("vecdot", [normal(2, 3), normal(3)], {}), ("vecdot", [normal(3, 2), normal(3, 1)],
+                                                {"axis": 0}),
+    ("outer", [normal(3), normal(2)], {}), ("cross", [normal(3, 4), normal(3, 4)],
+                                            {"axis": 0}),
+    ("matmul", [normal(2, 3, 4), normal(4, 2)], {}),
+    ("tensordot", [normal(3, 4), normal(4, 3)], {"axes": 1}),
+    ("diagonal", [normal(2, 3, 4)], {"offset": 1}), ("trace", [normal(2, 4, 4)], {"offset": -1}),
+]
+
+
+@pytest.mark.parametrize(("name", "arrays", "kwargs"), ARRAY_API,
+                         ids=[f"{n}-{k}" for n, _, k in ARRAY_API])
+def test_numpy_linalg_array_api_functions(name: str, arrays: list[np.ndarray],
+                                          kwargs: dict[str, Any]) -> None:
+    """np.linalg.<name> on tensors reaches al.linalg.<name>: NumPy's values, and gradients of
+    orders 1 and 2 against central differences."""
+    numpy_fn = getattr(np.linalg, name)
+
+    def call(*xs: Any) -> Any:
+        return numpy_fn(list(xs), **kwargs) if name == "multi_dot" else numpy_fn(*xs, **kwargs)
+
+    got = call(*[al.Tensor(a) for a in arrays])
+    assert isinstance(got, al.Tensor)
+    np.testing.assert_allclose(got.data, call(*arrays), rtol=1e-12, atol=1e-12)
+    assert_matches_fd(call, arrays)
+    assert_second_order_matches_fd(lambda *xs: call(*xs) ** 2, arrays)
