@@ -214,9 +214,22 @@ def _real(numpy_fn: Any, name: str) -> Any:
     return forward
 
 
+def _dot_grads() -> tuple[Any, Any]:
+    """For vectors and matrices np.dot is np.matmul, whose VJPs (BLAS products) serve; other
+    shapes go through the einsum formula."""
+    by_formula = _by_formula(_dot_terms)
+
+    def grad(k: int) -> Any:
+        def vjp(g: Any, out: Any, a: Any, b: Any) -> Any:
+            if np.ndim(raw(a)) in (1, 2) and np.ndim(raw(b)) in (1, 2):
+                return matmul.vjps[k](g, out, a, b)
+            return by_formula[k](g, out, a, b)
+        return vjp
+    return grad(0), grad(1)
+
+
 dot = register("dot", "Σⱼ a[…, j] b[…, j, :] (np.dot)  ·  einsum of g with the other operand",
-               _real(np.dot, "dot"), *_by_formula(_dot_terms), saves="inputs",
-               family=FAMILY)
+               _real(np.dot, "dot"), *_dot_grads(), saves="inputs", family=FAMILY)
 dot.jvps = _bilinear_jvps(dot)
 inner = register("inner", "Σⱼ a[…, j] b[…, j] over the last axes  ·  einsum of g with the "
                  "other operand", _real(np.inner, "inner"), *_by_formula(_inner_terms),
