@@ -2,11 +2,11 @@
 forward (NumPy's), VJP and JVP. Matrices may be stacked: ``(..., m, n)``, with batch axes that
 broadcast as NumPy's do. Real float32/float64 only; see docs/linalg.md for the conventions.
 
-Formulas (row-vector-free matrix calculus, ``Ā`` the gradient of A, ``⁻ᵀ`` the inverse
-transpose): Giles 2008, "Collected matrix derivative results for forward and reverse mode
-algorithmic differentiation" (inv, solve, det, pinv, eigh); Murray 2016 / Seeger et al. 2017
-(Cholesky); Townsend 2016, "Differentiating the singular value decomposition" (svd); Walter
-and Lehmann 2018 / Liao et al. 2019 (qr). Every VJP is written with registered ops, so
+Formulas (``Ā`` the gradient of A, ``⁻ᵀ`` the inverse transpose): Giles 2008, "Collected
+matrix derivative results for forward and reverse mode algorithmic differentiation" (inv,
+solve, det, pinv, eigh); Murray 2016 / Seeger et al. 2017 (Cholesky); Townsend 2016,
+"Differentiating the singular value decomposition" (svd); Walter and Lehmann 2018 / Liao et
+al. 2019 (qr). Every VJP is written with registered ops, so
 ``create_graph=True`` differentiates it again.
 
 Functions that read one triangle of their input (``cholesky``, ``eigh``) are differentiated as
