@@ -19,7 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from autograd_lite.errors import DTypeError, GraphError, InputValueError, ShapeError
+from autograd_lite.errors import (
+    DTypeError,
+    GraphError,
+    InputIndexError,
+    InputValueError,
+    ShapeError,
+)
 from autograd_lite.ops import getitem, scatter_add, transpose
 from autograd_lite.registry import register_op
 from autograd_lite.tensor import Tensor, raw
@@ -293,7 +299,7 @@ def _take_indices(a: Any, indices: Any, axis: Any, mode: str) -> Any:
     if mode != "raise":
         raise InputValueError(f"take: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
     if indices.size and (indices.min() < -n or indices.max() >= n):
-        raise InputValueError(f"take: an index is out of bounds for axis size {n} (indices "
+        raise InputIndexError(f"take: an index is out of bounds for axis size {n} (indices "
                               f"from {indices.min()} to {indices.max()})")
     return indices
 
