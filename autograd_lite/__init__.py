@@ -156,3 +156,51 @@ __all__ += [
     "rint", "round", "sign", "sin", "sinc", "sinh", "special", "square", "std", "subtract", "tan",
     "trace", "true_divide", "trunc", "var", "where",
 ]
+
+# --- shapes, products and linear algebra (h5): NumPy's names at al.<name>, al.linalg.<name>
+from autograd_lite import linalg  # noqa: E402
+from autograd_lite.products import (  # noqa: E402
+    cross,
+    dot,
+    einsum,
+    inner,
+    kron,
+    outer,
+    tensordot,
+    vdot,
+)
+from autograd_lite.shapes import (  # noqa: E402
+    array_split,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    diag,
+    diagonal,
+    expand_dims,
+    flatten,
+    flip,
+    fliplr,
+    flipud,
+    moveaxis,
+    pad,
+    ravel,
+    repeat,
+    roll,
+    rot90,
+    sort,
+    split,
+    squeeze,
+    swapaxes,
+    take,
+    take_along_axis,
+    tile,
+    tril,
+    triu,
+)
+
+__all__ += [
+    "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "cross", "diag", "diagonal", "dot",
+    "einsum", "expand_dims", "flatten", "flip", "fliplr", "flipud", "inner", "kron", "linalg",
+    "moveaxis", "outer", "pad", "ravel", "repeat", "roll", "rot90", "sort", "split", "squeeze",
+    "swapaxes", "take", "take_along_axis", "tensordot", "tile", "tril", "triu", "vdot",
+]

@@ -556,6 +556,48 @@ class Tensor:
         return self._data.all(axis=axis, keepdims=keepdims)
     # --- end of NumPy methods: element-wise and reductions (h4)
 
+    # --- NumPy methods: shapes and products (h5)
+    # As ndarray's methods, each calls the op of the same name (autograd_lite.shapes, .products;
+    # imported in the method, as those modules import this one).
+    def ravel(self, order: str = "C") -> Tensor:
+        from autograd_lite import shapes
+        return shapes.ravel(self, order=order)
+
+    def flatten(self, order: str = "C") -> Tensor:
+        from autograd_lite import shapes
+        return shapes.flatten(self, order=order)
+
+    def squeeze(self, axis: Any = None) -> Tensor:
+        from autograd_lite import shapes
+        return shapes.squeeze(self, axis=axis)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        from autograd_lite import shapes
+        return shapes.swapaxes(self, axis1, axis2)
+
+    def repeat(self, repeats: Any, axis: Any = None) -> Tensor:
+        from autograd_lite import shapes
+        return shapes.repeat(self, repeats, axis=axis)
+
+    def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+        from autograd_lite import shapes
+        return shapes.diagonal(self, offset, axis1, axis2)
+
+    def take(self, indices: Any, axis: Any = None, mode: str = "raise") -> Tensor:
+        from autograd_lite import shapes
+        return shapes.take(self, indices, axis=axis, mode=mode)
+
+    def dot(self, b: Any) -> Tensor:
+        from autograd_lite import products
+        return products.dot(self, b)
+
+    def sort(self, axis: int = -1, kind: Any = None, order: Any = None) -> None:
+        """Refused: ndarray.sort sorts in place and returns None, which a tape cannot record
+        (a tensor's recorded values never change). Use ``al.sort(t)`` or ``np.sort(t)``."""
+        from autograd_lite import shapes
+        shapes.refuse_in_place_sort()
+    # --- end of NumPy methods: shapes and products (h5)
+
 
 def _named(name: str | None) -> str:
     return f" '{name}'" if name else ""
