@@ -79,3 +79,15 @@ __all__ = [
     "sigmoid", "softmax", "softmax_cross_entropy", "sqrt", "stack", "sub", "sum", "tanh",
     "transpose",
 ]
+
+# ------------------------------------------------------------------ function transforms (h7)
+# al.func: grad, value_and_grad, vjp, jvp, linearize, jacrev, jacfwd, hessian, hvp; checks of
+# derivatives of any order.
+from autograd_lite import func
+from autograd_lite.higher_order import (
+    DerivativeCheckError,
+    check_grads,
+    gradgradcheck,
+)
+
+__all__ += ["DerivativeCheckError", "check_grads", "func", "gradgradcheck"]
