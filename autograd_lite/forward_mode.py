@@ -12,7 +12,7 @@ active level at which some input has a tangent, the op's JVP rule maps the input
 ``ṫ = (ṫ₁, …, ṫₙ)`` to the output's tangent ``J ṫ = Σᵢ ∂f/∂xᵢ · ṫᵢ``. The rules are written with
 differentiable ops, so a tangent is itself a value the tape records (reverse-over-forward) and
 that outer levels differentiate again (forward-over-forward). The tangent at level L is computed
-with only the levels up to L active: inner levels never reach an outer level's tangent, so two
+with only the levels outside L active: inner levels never reach an outer level's tangent, so two
 levels cannot mix their perturbations.
 """
 
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from autograd_lite.errors import RegistryError, ShapeError
-from autograd_lite.modes import current_mode, using_mode
+from autograd_lite.modes import _MODE, Mode, current_mode, using_mode
 from autograd_lite.tensor import Tensor
 
 if TYPE_CHECKING:
@@ -71,9 +71,7 @@ def push_tangents(op: Op, args: tuple[Any, ...], attrs: Any, out: Tensor) -> Ten
     if out._data.dtype.kind != "f":  # integer and boolean results carry no tangent
         return out
     mode = current_mode()
-    levels = mode.forward_levels
-    last = len(levels) - 1
-    for i, level in enumerate(levels):
+    for i, level in enumerate(mode.forward_levels):
         tangents = None
         for k, arg in enumerate(args):
             t = tangent_of(arg, level)
@@ -83,14 +81,33 @@ def push_tangents(op: Op, args: tuple[Any, ...], attrs: Any, out: Tensor) -> Ten
                 tangents[k] = t
         if tangents is None:
             continue
-        if i < last:  # only the levels up to this one see the rule's ops
-            with using_mode(forward_levels=levels[:i + 1]):
-                tangent = _apply_rule(op, tangents, out, args, attrs)
-        else:
+        # The rule's own ops run with only the levels outside this one active: a tangent is
+        # linear in its level (its tangent at the same level is never needed, and asking for
+        # it would recurse through the rule forever), and inner levels never see it.
+        token = _MODE.set(_outer_mode(mode, i))
+        try:
             tangent = _apply_rule(op, tangents, out, args, attrs)
+        finally:
+            _MODE.reset(token)
         if tangent is not None:
             set_tangent(out, level, _fit(tangent, out, op))
     return out
+
+
+_OUTER: dict[tuple[int, int], tuple[Mode, Mode]] = {}  # (id(mode), i) -> (mode, its outer mode)
+
+
+def _outer_mode(mode: Mode, i: int) -> Mode:
+    """``mode`` with only its first ``i`` forward levels (cached: made once per mode and level,
+    not once per op)."""
+    cached = _OUTER.get((id(mode), i))
+    if cached is not None and cached[0] is mode:
+        return cached[1]
+    if len(_OUTER) > 256:
+        _OUTER.clear()
+    outer = mode.replace(forward_levels=mode.forward_levels[:i])
+    _OUTER[(id(mode), i)] = (mode, outer)
+    return outer
 
 
 def _apply_rule(op: Op, tangents: list[Any], out: Tensor, args: tuple[Any, ...],

@@ -312,7 +312,7 @@ def _push_forward(f: Callable[..., Any], primals: Sequence[Any], tangents: Seque
     (output, output tangent, aux, nested) with the output's structure."""
     leaves, structure = _flatten(tuple(primals))
     nested = _nested([*leaves, *tangents])
-    raw_inputs = _raw_inputs(leaves)
+    raw_inputs = _raw_inputs([*leaves, *tangents])  # (results never alias them)
     with _transforming(), forward_mode.new_level() as level:
         variables = [_forward_variable(x, t, level, f"{name}: primal leaf {i}")
                      for i, (x, t) in enumerate(zip(leaves, tangents))]
