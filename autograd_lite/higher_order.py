@@ -187,8 +187,8 @@ def _compare(ad: np.ndarray, fd: np.ndarray, scale: float, settings: dict[str, f
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         raise DerivativeCheckError(
             f"{what}: {int(bad.sum())} of {bad.size} element(s) disagree with central "
-            f"differences; at {where}: computed {ad[where]!r}, finite differences "
-            f"{fd[where]!r} (allowed difference {allowed[where]:.3g}, step "
+            f"differences; at {where}: computed {float(ad[where])!r}, finite differences "
+            f"{float(fd[where])!r} (allowed difference {allowed[where]:.3g}, step "
             f"{settings['eps']:.3g}).")
 
 
@@ -203,8 +203,8 @@ def _check_jvp(f: Callable[..., Any], arrays: list[np.ndarray], fast: bool,
             for j in range(a.size):
                 e = [np.zeros_like(b) for b in arrays]
                 e[i].reshape(-1)[j] = 1
-                directions.append((e, f"argument leaf {i}, element "
-                                      f"{np.unravel_index(j, a.shape)}"))
+                where = tuple(int(k) for k in np.unravel_index(j, a.shape))
+                directions.append((e, f"argument leaf {i}, element {where}"))
     for direction, label in directions:
         _, tangent = func.jvp(f, tuple(arrays), tuple(direction))
         tangents, _ = _flatten(tangent)

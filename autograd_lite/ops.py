@@ -575,6 +575,12 @@ def _probs_minus_target(probs: Any, target: np.ndarray, axis: int, positions: An
     return probs * target.sum(axis=axis, keepdims=True) - target
 
 
+def _differentiable_target(target: Any, logits: Any) -> Any:
+    """A probability target as given (a Tensor keeps its history, so the logits' gradient is
+    differentiable in it: the mixed second derivative); class indices as an array. (h7)"""
+    return target if np.shape(target) == np.shape(logits) else np.asarray(raw(target))
+
+
 def _ce_grad_logits(g: Any, out: Any, logits: Any, target: Any, axis: int = -1,
                     reduction: str = "mean", residual: Any = None) -> Any:
     axis = axis % logits.ndim
@@ -583,7 +589,7 @@ def _ce_grad_logits(g: Any, out: Any, logits: Any, target: Any, axis: int = -1,
     else:
         e, total, positions = residual
         probs = e / total
-    grad = _probs_minus_target(probs, np.asarray(raw(target)), axis, positions)
+    grad = _probs_minus_target(probs, _differentiable_target(target, logits), axis, positions)
     grad *= _per_row(g, logits, axis, reduction)
     return grad
 
@@ -607,7 +613,8 @@ def _ce_jvp_logits(t: Any, out: Any, logits: Any, target: Any, axis: int = -1,
                    reduction: str = "mean") -> Any:
     """Σ_i (softmax(x)_i·Σy − y_i)·ṫ_i per row, reduced like the loss."""
     axis = axis % logits.ndim
-    grad = _probs_minus_target(softmax(logits, axis=axis), np.asarray(raw(target)), axis, None)
+    grad = _probs_minus_target(softmax(logits, axis=axis), _differentiable_target(target, logits),
+                               axis, None)
     return _reduced_rows(grad * t, logits, axis, reduction)
 
 
