@@ -27,7 +27,7 @@ import numpy as np
 
 from autograd_lite.errors import RegistryError, ShapeError
 from autograd_lite.modes import _MODE, Mode, current_mode, using_mode
-from autograd_lite.tensor import Tensor
+from autograd_lite.tensor import Tensor, raw
 
 if TYPE_CHECKING:
     from autograd_lite.registry import Op
@@ -84,14 +84,31 @@ def push_tangents(op: Op, args: tuple[Any, ...], attrs: Any, out: Tensor) -> Ten
         # The rule's own ops run with only the levels outside this one active: a tangent is
         # linear in its level (its tangent at the same level is never needed, and asking for
         # it would recurse through the rule forever), and inner levels never see it.
-        token = _MODE.set(_outer_mode(mode, i))
-        try:
-            tangent = _apply_rule(op, tangents, out, args, attrs)
-        finally:
-            _MODE.reset(token)
+        if i == 0 and _untracked(out, args, tangents, mode):
+            # Nothing outside this level and nothing on the tape: the tangent needs no history,
+            # so the rule runs on the arrays themselves (NumPy's speed, and the rules' in-place
+            # steps apply); the values are the same.
+            tangent = _apply_rule(op, [raw(t) for t in tangents], out._data,
+                                  tuple(raw(a) for a in args), attrs)
+        else:
+            token = _MODE.set(_outer_mode(mode, i))
+            try:
+                tangent = _apply_rule(op, tangents, out, args, attrs)
+            finally:
+                _MODE.reset(token)
         if tangent is not None:
             set_tangent(out, level, _fit(tangent, out, op))
     return out
+
+
+def _untracked(out: Tensor, args: tuple[Any, ...], tangents: list[Any], mode: Mode) -> bool:
+    """Whether the rule's ops would record nothing: grad mode off, or no tensor among the
+    output, the inputs and the tangents requires grad."""
+    if not mode.grad_enabled:
+        return True
+    return out._node is None and not any(
+        type(v) is Tensor and (v._node is not None or v._requires_grad)
+        for v in (*args, *tangents))
 
 
 _OUTER: dict[tuple[int, int], tuple[Mode, Mode]] = {}  # (id(mode), i) -> (mode, its outer mode)
