@@ -575,12 +575,6 @@ def _probs_minus_target(probs: Any, target: np.ndarray, axis: int, positions: An
     return probs * target.sum(axis=axis, keepdims=True) - target
 
 
-def _differentiable_target(target: Any, logits: Any) -> Any:
-    """A probability target as given (a Tensor keeps its history, so the logits' gradient is
-    differentiable in it: the mixed second derivative); class indices as an array. (h7)"""
-    return target if np.shape(target) == np.shape(logits) else np.asarray(raw(target))
-
-
 def _ce_grad_logits(g: Any, out: Any, logits: Any, target: Any, axis: int = -1,
                     reduction: str = "mean", residual: Any = None) -> Any:
     axis = axis % logits.ndim
@@ -589,7 +583,11 @@ def _ce_grad_logits(g: Any, out: Any, logits: Any, target: Any, axis: int = -1,
     else:
         e, total, positions = residual
         probs = e / total
-    grad = _probs_minus_target(probs, _differentiable_target(target, logits), axis, positions)
+    # (h7) a probability target that is a Tensor keeps its history, so this gradient stays
+    # differentiable in it (the mixed second derivative); class indices become an array
+    if type(target) is not Tensor or target.shape != logits.shape:
+        target = np.asarray(raw(target))
+    grad = _probs_minus_target(probs, target, axis, positions)
     grad *= _per_row(g, logits, axis, reduction)
     return grad
 
@@ -613,8 +611,9 @@ def _ce_jvp_logits(t: Any, out: Any, logits: Any, target: Any, axis: int = -1,
                    reduction: str = "mean") -> Any:
     """Σ_i (softmax(x)_i·Σy − y_i)·ṫ_i per row, reduced like the loss."""
     axis = axis % logits.ndim
-    grad = _probs_minus_target(softmax(logits, axis=axis), _differentiable_target(target, logits),
-                               axis, None)
+    if type(target) is not Tensor or target.shape != logits.shape:  # (see _ce_grad_logits)
+        target = np.asarray(raw(target))
+    grad = _probs_minus_target(softmax(logits, axis=axis), target, axis, None)
     return _reduced_rows(grad * t, logits, axis, reduction)
 
 
