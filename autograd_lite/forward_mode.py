@@ -147,9 +147,29 @@ def _apply_rule(op: Op, tangents: list[Any], out: Tensor, args: tuple[Any, ...],
         if t is None or rule is None:  # (no rule: the input is not differentiable)
             continue
         share = rule(t, out, *args, **attrs)
-        if share is not None:
-            total = share if total is None else total + share
+        if share is None:
+            continue
+        if total is None:
+            total = share
+        elif type(share) is not type(total):  # (an array and a Tensor)
+            total = total + share
+        elif _fresh(total, out, args, tangents):  # add in place into an array the rule made
+            total += share
+        elif _fresh(share, out, args, tangents):
+            share += total
+            total = share
+        else:
+            total = total + share
     return total
+
+
+def _fresh(value: Any, out: Any, args: tuple[Any, ...], tangents: list[Any]) -> bool:
+    """Whether ``value`` is an array a rule just made, of the output's shape and dtype, so the
+    sum of contributions may be formed in it (an ndarray owning its memory that is none of the
+    output, the inputs and the tangents; a Tensor never is)."""
+    return (type(value) is np.ndarray and value.base is None and value.shape == out.shape
+            and value.dtype == out.dtype and value.flags.writeable and value is not out
+            and not any(value is a for a in args) and not any(value is t for t in tangents))
 
 
 def _fit(tangent: Any, out: Tensor, op: Op) -> Any:

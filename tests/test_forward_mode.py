@@ -254,3 +254,14 @@ def test_forward_mode_costs_one_evaluation() -> None:
 
     func.jvp(f, (np.ones(3),), (np.ones(3),))
     assert len(calls) == 1
+
+
+def test_contributions_summed_in_place_never_touch_the_tangents() -> None:
+    """Contributions are summed into arrays the rules made, never into a caller's tangent."""
+    x, y = rng.standard_normal(1000), rng.standard_normal(1000)
+    tx, ty = rng.standard_normal(1000), rng.standard_normal(1000)
+    before = tx.copy(), ty.copy()
+    _, tangent = func.jvp(lambda x, y: (x + y) * y - x, (x, y), (tx, ty))
+    np.testing.assert_allclose(tangent, (tx + ty) * y + (x + y) * ty - tx, rtol=1e-13)
+    np.testing.assert_array_equal(tx, before[0])
+    np.testing.assert_array_equal(ty, before[1])
