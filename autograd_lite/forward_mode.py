@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autograd_lite.errors import RegistryError, ShapeError
+from autograd_lite.errors import GraphError, RegistryError, ShapeError
 from autograd_lite.modes import _MODE, Mode, current_mode, using_mode
 from autograd_lite.tensor import Tensor, raw
 
@@ -125,6 +125,20 @@ def _outer_mode(mode: Mode, i: int) -> Mode:
     outer = mode.replace(forward_levels=mode.forward_levels[:i])
     _OUTER[(id(mode), i)] = (mode, outer)
     return outer
+
+
+def refuse_first_order_backward(roots: Any) -> None:
+    """Refuse a first-order backward pass (``create_graph=False``) from a value that carries a
+    tangent: it works on bare arrays, so its gradients would silently lose their tangents."""
+    levels = current_mode().forward_levels
+    for tensor, _ in roots:
+        if any(tangent_of(tensor, level) is not None for level in levels):
+            raise GraphError(
+                "backward() (or al.grad) inside a forward-mode transform (func.jvp, jacfwd, "
+                "hessian, hvp, linearize), from a value that depends on the perturbed inputs: "
+                "a first-order backward pass drops the tangents, so the result's derivative "
+                "would be wrong. Pass create_graph=True, or take the gradient with "
+                "al.func.grad / al.func.vjp, which compose with forward mode.")
 
 
 def _apply_rule(op: Op, tangents: list[Any], out: Tensor, args: tuple[Any, ...],

@@ -265,3 +265,25 @@ def test_contributions_summed_in_place_never_touch_the_tangents() -> None:
     np.testing.assert_allclose(tangent, (tx + ty) * y + (x + y) * ty - tx, rtol=1e-13)
     np.testing.assert_array_equal(tx, before[0])
     np.testing.assert_array_equal(ty, before[1])
+
+
+def test_first_order_backward_inside_forward_mode_is_refused_not_wrong() -> None:
+    """A plain backward() drops tangents; inside jvp it is refused, create_graph=True works."""
+    x, t = np.array([0.3, -0.4]), np.array([1.0, 2.0])
+
+    def gradient_step(w, create_graph):  # w − 0.1 ∇(Σ tanh² w)
+        loss = al.sum(al.tanh(w) ** 2)
+        (g,) = al.grad(loss, [w], create_graph=create_graph)
+        return w - 0.1 * g
+
+    w = al.Tensor(x, requires_grad=True)
+    with pytest.raises(al.GraphError, match="drops the tangents"):
+        func.jvp(lambda w: gradient_step(w, False), (w,), (t,))
+    _, tangent = func.jvp(lambda w: gradient_step(w, True), (w,), (t,))
+    th = np.tanh(x)  # (tanh²)'' = 2(1 − th²)² − 4 th²(1 − th²)
+    second = 2 * (1 - th ** 2) ** 2 - 4 * th ** 2 * (1 - th ** 2)
+    np.testing.assert_allclose(tangent, (1 - 0.1 * second) * t, rtol=1e-12)
+    # a backward pass on a graph that carries no tangent is left alone
+    c = al.Tensor(x, requires_grad=True)
+    func.jvp(lambda w: (al.sum(c * c).backward(), w * 2.0)[1], (x,), (t,))
+    np.testing.assert_allclose(c.grad, 2 * x)
