@@ -287,3 +287,84 @@ def test_first_order_backward_inside_forward_mode_is_refused_not_wrong() -> None
     c = al.Tensor(x, requires_grad=True)
     func.jvp(lambda w: (al.sum(c * c).backward(), w * 2.0)[1], (x,), (t,))
     np.testing.assert_allclose(c.grad, 2 * x)
+
+
+def _random_case(data: st.DataObject, name: str):
+    """A random instance of op ``name``: (function of the float inputs, the float inputs)."""
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), label="shape")
+    arr = lambda s, low=-2.0: data.draw(hnp.arrays(np.float64, s, elements=st.floats(
+        low, 2.0, allow_nan=False)))
+    ndim = len(shape)
+    axis = data.draw(st.integers(-ndim, ndim - 1), label="axis")
+    keep = data.draw(st.booleans(), label="keepdims")
+    op = al.get_op(name)
+    if name in ("exp", "sigmoid", "tanh", "neg"):
+        return op, [arr(shape)]
+    if name in ("log", "sqrt"):
+        return op, [arr(shape, 0.3)]
+    if name in ("abs", "relu"):
+        x = arr(shape)
+        return op, [np.where(np.abs(x) < 0.1, 0.5, x)]
+    if name == "astype":
+        return (lambda x: al.astype(x, dtype=np.float64)), [arr(shape)]
+    if name in ("add", "sub", "mul", "div", "pow"):
+        tail = shape[data.draw(st.integers(0, ndim)):]
+        if name == "pow":
+            return op, [arr(shape, 0.3), arr(tail)]
+        y = arr(tail, 0.3) if name == "div" else arr(tail)
+        return op, [arr(shape), y]
+    if name in ("sum", "mean", "logsumexp"):
+        return (lambda x: op(x, axis=axis, keepdims=keep)), [arr(shape)]
+    if name in ("max", "min"):
+        x = rng.permutation(int(np.prod(shape))).reshape(shape) * 0.3
+        return (lambda x: op(x, axis=axis, keepdims=keep)), [x + arr(shape) * 0.01]
+    if name == "reshape":
+        return (lambda x: al.reshape(x, shape=(-1,))), [arr(shape)]
+    if name == "transpose":
+        axes = tuple(data.draw(st.permutations(range(ndim))))
+        return (lambda x: al.transpose(x, axes=axes)), [arr(shape)]
+    if name == "broadcast_to":
+        return (lambda x: al.broadcast_to(x, shape=(2, *shape))), [arr(shape)]
+    if name in ("getitem", "scatter_add"):
+        index = np.array(data.draw(st.lists(st.integers(0, shape[0] - 1), min_size=1,
+                                            max_size=5)))
+        if name == "getitem":
+            return (lambda x: x[index]), [arr(shape)]
+        return (lambda x: al.scatter_add(x, index=index, shape=shape)), [arr((len(index),
+                                                                            *shape[1:]))]
+    if name == "stack":
+        return (lambda a, b: al.stack(a, b, axis=axis)), [arr(shape), arr(shape)]
+    if name == "concatenate":
+        return (lambda a, b: al.concatenate(a, b, axis=axis)), [arr(shape), arr(shape)]
+    if name == "matmul":
+        k, n = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
+        return op, [arr((*shape[:-1], k)), arr((k, n))]
+    if name in ("softmax", "log_softmax"):
+        return (lambda x: op(x, axis=axis)), [arr(shape)]
+    assert name == "softmax_cross_entropy"
+    rows, classes = shape[0], data.draw(st.integers(2, 4))
+    labels = np.array(data.draw(st.lists(st.integers(0, classes - 1), min_size=rows,
+                                         max_size=rows)))
+    reduction = data.draw(st.sampled_from(["mean", "sum", "none"]))
+    return (lambda x: al.softmax_cross_entropy(x, labels, reduction=reduction)), [
+        arr((rows, classes))]
+
+
+BUILTINS = sorted(n for n in al.list_ops() if al.get_op(n).builtin)
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_every_builtin_transposition_identity_random(name: str, data: st.DataObject) -> None:
+    """⟨J t, u⟩ = ⟨t, Jᵀ u⟩ through func.jvp and func.vjp, for every built-in op on random
+    shapes, axes and values."""
+    f, arrays = _random_case(data, name)
+    tangents = tuple(rng.standard_normal(a.shape) for a in arrays)
+    out, tangent = func.jvp(f, tuple(arrays), tangents)
+    u = rng.standard_normal(np.shape(out))
+    _, pull = func.vjp(f, *arrays)
+    grads = pull(u)
+    left = _inner(tangent, u)
+    right = sum(_inner(t, g) for t, g in zip(tangents, grads))
+    assert abs(left - right) <= 1e-9 * max(1.0, abs(left), abs(right)), (name, left, right)
