@@ -204,3 +204,15 @@ __all__ += [
     "moveaxis", "outer", "pad", "ravel", "repeat", "roll", "rot90", "sort", "split", "squeeze",
     "swapaxes", "take", "take_along_axis", "tensordot", "tile", "tril", "triu", "vdot",
 ]
+
+# ------------------------------------------------------------------ function transforms (h7)
+# al.func: grad, value_and_grad, vjp, jvp, linearize, jacrev, jacfwd, hessian, hvp; checks of
+# derivatives of any order.
+from autograd_lite import func  # noqa: E402
+from autograd_lite.higher_order import (  # noqa: E402
+    DerivativeCheckError,
+    check_grads,
+    gradgradcheck,
+)
+
+__all__ += ["DerivativeCheckError", "check_grads", "func", "gradgradcheck"]

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd_lite import forward_mode
 from autograd_lite.errors import GraphError, InplaceModificationError, RegistryError, ShapeError
 from autograd_lite.modes import current_mode, enter_grad_mode, restore_mode
 from autograd_lite.registry import check_finite
@@ -123,6 +124,8 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
     through ``heappushpop``, which hands it straight back when it is the newest pending node,
     or is taken directly when nothing else is pending: a chain never touches the heap.
     """
+    if not create_graph and current_mode().forward_levels:  # forward mode (h7)
+        forward_mode.refuse_first_order_backward(roots)
     pending: dict[Node, Any] = {}
     leaves: dict[Tensor, Any] = {}
     heap: list[tuple[int, Node]] = []

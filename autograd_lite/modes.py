@@ -19,18 +19,22 @@ from typing import Any
 class Mode:
     """The settings ops run under. Immutable: change them with :func:`using_mode`."""
 
-    __slots__ = ("_flipped", "anomaly", "grad_enabled", "name_hook", "retain_all_grads",
-                 "watching")
+    __slots__ = ("_flipped", "anomaly", "forward_levels", "grad_enabled", "name_hook",
+                 "retain_all_grads", "watching")
 
     def __init__(self, grad_enabled: bool = True, anomaly: bool = False,
                  retain_all_grads: bool = False,
-                 name_hook: Callable[[Any, str], None] | None = None) -> None:
+                 name_hook: Callable[[Any, str], None] | None = None,
+                 forward_levels: tuple[int, ...] = ()) -> None:
         self.grad_enabled = grad_enabled
         self.anomaly = anomaly
         self.retain_all_grads = retain_all_grads
-        # anomaly or retain_all_grads: the one flag the per-op path reads (the slow, debugging
-        # modes are then one check away).
-        self.watching = anomaly or retain_all_grads
+        # forward mode (h7): the active levels of autograd_lite.func's forward-mode transforms,
+        # outermost first; while any is active, every op also computes its output's tangents.
+        self.forward_levels = forward_levels
+        # anomaly, retain_all_grads or forward mode: the one flag the per-op path reads (the
+        # slow modes are then one check away).
+        self.watching = anomaly or retain_all_grads or bool(forward_levels)
         # Called as hook(tensor, name) whenever a tensor is named; used by the verifier to find
         # and perturb named intermediates. None almost always.
         self.name_hook = name_hook
@@ -41,14 +45,16 @@ class Mode:
         if enabled == self.grad_enabled:
             return self
         if self._flipped is None:  # (the two then point at each other)
-            self._flipped = Mode(enabled, self.anomaly, self.retain_all_grads, self.name_hook)
+            self._flipped = Mode(enabled, self.anomaly, self.retain_all_grads, self.name_hook,
+                                 self.forward_levels)
             self._flipped._flipped = self
         return self._flipped
 
     def replace(self, **changes: Any) -> Mode:
         """A copy with ``changes`` applied."""
         fields = {"grad_enabled": self.grad_enabled, "anomaly": self.anomaly,
-                  "retain_all_grads": self.retain_all_grads, "name_hook": self.name_hook}
+                  "retain_all_grads": self.retain_all_grads, "name_hook": self.name_hook,
+                  "forward_levels": self.forward_levels}
         return Mode(**{**fields, **changes})
 
     def __repr__(self) -> str:

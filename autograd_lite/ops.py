@@ -34,8 +34,9 @@ def _op(name: str, math: str, forward: Any, *vjps: Any, **options: Any) -> Any:
     return register_op(name, forward, vjps, builtin=True, doc=math, **options)
 
 
-def _elementwise(name: str, math: str, forward: Any, *vjps: Any, saves: str) -> Any:
-    return _op(name, math, forward, *vjps, explain=broadcast_failure, saves=saves)
+def _elementwise(name: str, math: str, forward: Any, *vjps: Any, saves: str,
+                 **options: Any) -> Any:
+    return _op(name, math, forward, *vjps, explain=broadcast_failure, saves=saves, **options)
 
 
 # --------------------------------------------------------------------------- shape helpers
@@ -75,13 +76,16 @@ def _reduce(ufunc: np.ufunc, doc: str) -> Any:
 # ------------------------------------------------------------------------------ arithmetic
 add = _elementwise("add", "x + y  ·  g, g", np.add,
                    lambda g, out, x, y: g,
-                   lambda g, out, x, y: g, saves="none")
+                   lambda g, out, x, y: g, saves="none",
+                   jvp=(lambda t, out, x, y: t, lambda t, out, x, y: t))
 sub = _elementwise("sub", "x − y  ·  g, −g", np.subtract,
                    lambda g, out, x, y: g,
-                   lambda g, out, x, y: -g, saves="none")
+                   lambda g, out, x, y: -g, saves="none",
+                   jvp=(lambda t, out, x, y: t, lambda t, out, x, y: -t))
 mul = _elementwise("mul", "x · y  ·  g·y, g·x", np.multiply,
                    lambda g, out, x, y: g * y,
-                   lambda g, out, x, y: g * x, saves="inputs")
+                   lambda g, out, x, y: g * x, saves="inputs",
+                   jvp=(lambda t, out, x, y: t * y, lambda t, out, x, y: x * t))
 def _div_grad_y(g: Any, out: Any, x: Any, y: Any) -> Any:
     """−g·(x/y)/y."""
     grad = -g
@@ -92,9 +96,10 @@ def _div_grad_y(g: Any, out: Any, x: Any, y: Any) -> Any:
 
 div = _elementwise("div", "x / y  ·  g/y, −g·(x/y)/y", np.true_divide,
                    lambda g, out, x, y: g / y,
-                   _div_grad_y, saves="both")
+                   _div_grad_y, saves="both",
+                   jvp=(lambda t, out, x, y: t / y, lambda t, out, x, y: -t * out / y))
 neg = _op("neg", "−x  ·  −g", np.negative,
-          lambda g, out, x: -g, saves="none")
+          lambda g, out, x: -g, saves="none", jvp=(lambda t, out, x: -t,))
 
 
 def _pow_base_grad(g: Any, out: Any, x: Any, y: Any) -> Any:
@@ -106,7 +111,8 @@ def _pow_base_grad(g: Any, out: Any, x: Any, y: Any) -> Any:
 
 pow = _elementwise("pow", "x^y  ·  g·y·x^(y−1), g·x^y·log x", np.power,
                    _pow_base_grad,
-                   lambda g, out, x, y: g * out * log(x), saves="both")
+                   lambda g, out, x, y: g * out * log(x), saves="both",
+                   jvp=(_pow_base_grad, lambda t, out, x, y: t * out * log(x)))
 
 
 # ----------------------------------------------------------------------- element-wise maps
@@ -140,12 +146,14 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.reciprocal(out, out=out) if small else np.divide(1.0, out, out=out)
 
 
-exp = _op("exp", "e^x  ·  g·e^x", np.exp, lambda g, out, x: g * out, saves="output")
-log = _op("log", "log x  ·  g/x", np.log, lambda g, out, x: g / x, saves="inputs")
+exp = _op("exp", "e^x  ·  g·e^x", np.exp, lambda g, out, x: g * out, saves="output",
+          jvp=(lambda t, out, x: t * out,))
+log = _op("log", "log x  ·  g/x", np.log, lambda g, out, x: g / x, saves="inputs",
+          jvp=(lambda t, out, x: t / x,))
 sqrt = _op("sqrt", "√x  ·  g/(2√x)", np.sqrt, lambda g, out, x: g / (2.0 * out),
-           saves="output")
+           saves="output", jvp=(lambda t, out, x: t / (2.0 * out),))
 abs = _op("abs", "|x|  ·  g·sign(x)", np.abs, lambda g, out, x: g * np.sign(raw(x)),
-          saves="inputs")
+          saves="inputs", jvp=(lambda t, out, x: t * np.sign(raw(x)),))
 def _sigmoid_grad(g: Any, out: Any, x: Any) -> Any:
     """g·σ(1 − σ), built in one fresh array (see the module docstring)."""
     grad = 1.0 - out
@@ -162,10 +170,12 @@ def _tanh_grad(g: Any, out: Any, x: Any) -> Any:
 
 
 sigmoid = _op("sigmoid", "σ(x)  ·  g·σ(x)(1 − σ(x))", _sigmoid, _sigmoid_grad,
-              saves="output")
-tanh = _op("tanh", "tanh x  ·  g·(1 − tanh² x)", np.tanh, _tanh_grad, saves="output")
+              saves="output", jvp=(_sigmoid_grad,))
+tanh = _op("tanh", "tanh x  ·  g·(1 − tanh² x)", np.tanh, _tanh_grad, saves="output",
+           jvp=(_tanh_grad,))
 relu = _op("relu", "max(x, 0)  ·  g·[x > 0]", lambda x: np.maximum(x, 0),
-           lambda g, out, x: g * (raw(out) > 0), saves="output")
+           lambda g, out, x: g * (raw(out) > 0), saves="output",
+           jvp=(lambda t, out, x: t * (raw(out) > 0),))
 
 
 def _astype(x: np.ndarray, dtype: Any) -> np.ndarray:
@@ -174,7 +184,8 @@ def _astype(x: np.ndarray, dtype: Any) -> np.ndarray:
 
 
 astype = _op("astype", "x as dtype  ·  g as x's dtype", _astype,
-             lambda g, out, x, dtype: astype(g, dtype=x.dtype), saves="inputs", inputs=1)
+             lambda g, out, x, dtype: astype(g, dtype=x.dtype), saves="inputs", inputs=1,
+             jvp=(lambda t, out, x, dtype: astype(t, dtype=dtype),))
 
 
 # ------------------------------------------------------------------------------ reductions
@@ -195,6 +206,13 @@ def _extremum_grad(g: Any, out: Any, x: Any, axis: Any = None, keepdims: bool = 
     return _keep_reduced(g, x.ndim, axis, keepdims) * share
 
 
+def _extremum_jvp(t: Any, out: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The tangent of the extreme element (the mean of the tied ones' tangents)."""
+    hit = raw(x) == raw(_keep_reduced(out, x.ndim, axis, keepdims))
+    share = hit / hit.sum(axis=_axes(axis, x.ndim), keepdims=True)
+    return sum(t * share, axis=axis, keepdims=keepdims)
+
+
 def _mean(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
     """The arithmetic mean; refused over zero elements (it would be NaN)."""
     axes = _axes(axis, np.ndim(x))
@@ -207,13 +225,18 @@ def _mean(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray
 
 
 sum = _op("sum", "Σ x over axis  ·  g copied to every summed element",
-          _reduce(np.add, "Σ x over axis."), _sum_grad, saves="inputs")
+          _reduce(np.add, "Σ x over axis."), _sum_grad, saves="inputs",
+          jvp=(lambda t, out, x, axis=None, keepdims=False: sum(t, axis=axis, keepdims=keepdims),))
 mean = _op("mean", "Σ x / n over axis  ·  g / n to every element", _mean, _mean_grad,
-           saves="inputs")
+           saves="inputs",
+           jvp=(lambda t, out, x, axis=None, keepdims=False:
+                    mean(t, axis=axis, keepdims=keepdims),))
 max = _op("max", "max x over axis  ·  g to the largest (ties share)",
-          _reduce(np.maximum, "The largest element along axis."), _extremum_grad)
+          _reduce(np.maximum, "The largest element along axis."), _extremum_grad,
+          jvp=(_extremum_jvp,))
 min = _op("min", "min x over axis  ·  g to the smallest (ties share)",
-          _reduce(np.minimum, "The smallest element along axis."), _extremum_grad)
+          _reduce(np.minimum, "The smallest element along axis."), _extremum_grad,
+          jvp=(_extremum_jvp,))
 
 
 def _logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
@@ -228,21 +251,27 @@ def _logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.nd
 logsumexp = _op("logsumexp", "log Σ e^x over axis  ·  g·softmax(x)", _logsumexp,
                 lambda g, out, x, axis=None, keepdims=False:
                     _keep_reduced(g, x.ndim, axis, keepdims)
-                    * exp(x - _keep_reduced(out, x.ndim, axis, keepdims)))
+                    * exp(x - _keep_reduced(out, x.ndim, axis, keepdims)),
+                jvp=(lambda t, out, x, axis=None, keepdims=False:
+                         sum(t * exp(x - _keep_reduced(out, x.ndim, axis, keepdims)),
+                             axis=axis, keepdims=keepdims),))
 
 
 # -------------------------------------------------------------------------- shape changes
 reshape = _op("reshape", "x in a new shape  ·  g in x's shape",
               lambda x, shape: np.reshape(x, shape),
-              lambda g, out, x, shape: g.reshape(x.shape), saves="inputs", inputs=1)
+              lambda g, out, x, shape: g.reshape(x.shape), saves="inputs", inputs=1,
+              jvp=(lambda t, out, x, shape: reshape(t, shape=shape),))
 transpose = _op("transpose", "x with axes permuted  ·  g with the inverse permutation",
                 lambda x, axes=None: np.transpose(x, axes),
                 lambda g, out, x, axes=None:
-                    transpose(g, axes=_inverse_permutation(axes, x.ndim)), saves="inputs")
+                    transpose(g, axes=_inverse_permutation(axes, x.ndim)), saves="inputs",
+                jvp=(lambda t, out, x, axes=None: transpose(t, axes=axes),))
 broadcast_to = _op("broadcast_to", "x repeated to shape  ·  g summed over the copies",
                    lambda x, shape: np.broadcast_to(x, shape),
                    lambda g, out, x, shape: g,  # the engine sums the copies back
                    saves="none", inputs=1,
+                   jvp=(lambda t, out, x, shape: broadcast_to(t, shape=shape),),
                    explain=lambda x, shape: ShapeError(
                        f"shape {np.shape(x)} cannot be broadcast to {shape}"))
 
@@ -284,11 +313,12 @@ def _scatter_add(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarra
 getitem = _op("getitem", "x[index]  ·  g added back at index (repeats accumulate)",
               lambda x, index: x[index],
               lambda g, out, x, index: scatter_add(g, index=index, shape=x.shape),
-              saves="inputs", inputs=1)
+              saves="inputs", inputs=1, jvp=(lambda t, out, x, index: getitem(t, index=index),))
 scatter_add = _op("scatter_add", "zeros(shape) with x added at index  ·  g[index]",
                   _scatter_add,
                   lambda g, out, x, index, shape: getitem(g, index=index), saves="none",
-                  inputs=1)
+                  inputs=1, jvp=(lambda t, out, x, index, shape:
+                                     scatter_add(t, index=index, shape=shape),))
 
 
 def _stack_forward(*xs: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -313,14 +343,22 @@ def _split_grad(g: Any, out: Any, *xs: Any, axis: int = 0, new_axis: bool) -> tu
     return tuple(grads)
 
 
+def _tangents_or_zeros(tangents: Any, xs: Any, out: Any) -> tuple[Any, ...]:
+    """The inputs' tangents, zeros for those without one (a join's JVP joins them)."""
+    return tuple(np.zeros(np.shape(x), dtype=out.dtype) if t is None else t
+                 for t, x in zip(tangents, xs))
+
+
 stack = register_op(  # variadic: one VJP for all inputs
     "stack", _stack_forward,
     lambda g, out, *xs, axis=0: _split_grad(g, out, *xs, axis=axis, new_axis=True),
-    builtin=True, doc="x₁, x₂, … joined on a new axis  ·  each gets its slice of g")
+    builtin=True, doc="x₁, x₂, … joined on a new axis  ·  each gets its slice of g",
+    jvp=lambda ts, out, *xs, axis=0: stack(*_tangents_or_zeros(ts, xs, out), axis=axis))
 concatenate = register_op(
     "concatenate", _concatenate_forward,
     lambda g, out, *xs, axis=0: _split_grad(g, out, *xs, axis=axis, new_axis=False),
-    builtin=True, doc="x₁, x₂, … joined on an existing axis  ·  each gets its slice of g")
+    builtin=True, doc="x₁, x₂, … joined on an existing axis  ·  each gets its slice of g",
+    jvp=lambda ts, out, *xs, axis=0: concatenate(*_tangents_or_zeros(ts, xs, out), axis=axis))
 
 
 # ---------------------------------------------------------------------------------- matmul
@@ -372,7 +410,8 @@ def _matmul_failure(a: Any, b: Any) -> ShapeError | None:
 
 
 matmul = _op("matmul", "A B (np.matmul)  ·  G Bᵀ, Aᵀ G", np.matmul, _matmul_grad_a, _matmul_grad_b,
-             explain=_matmul_failure, saves="inputs")
+             explain=_matmul_failure, saves="inputs",
+             jvp=(lambda t, out, a, b: t @ b, lambda t, out, a, b: a @ t))
 
 
 # ------------------------------------------------------------------- softmax and its kin
@@ -396,7 +435,7 @@ def _softmax_grad(g: Any, out: Any, x: Any, axis: int = -1) -> Any:
 
 
 softmax = _op("softmax", "p = e^x / Σ e^x  ·  p ∘ (g − Σ g∘p)", _softmax, _softmax_grad,
-              saves="output")
+              saves="output", jvp=(_softmax_grad,))
 def _log_softmax_grad(g: Any, out: Any, x: Any, axis: int = -1) -> Any:
     """g − softmax(x)·Σ g, with softmax(x) = e^out."""
     grad = exp(out)
@@ -406,7 +445,8 @@ def _log_softmax_grad(g: Any, out: Any, x: Any, axis: int = -1) -> Any:
 
 
 log_softmax = _op("log_softmax", "x − log Σ e^x  ·  g − softmax(x)·Σ g", _log_softmax,
-                  _log_softmax_grad, saves="output")
+                  _log_softmax_grad, saves="output",
+                  jvp=(lambda t, out, x, axis=-1: t - sum(exp(out) * t, axis=axis, keepdims=True),))
 
 
 _UNSIGNED = {np.dtype(f"i{n}"): np.dtype(f"u{n}") for n in (1, 2, 4, 8)}  # native ints
@@ -543,7 +583,11 @@ def _ce_grad_logits(g: Any, out: Any, logits: Any, target: Any, axis: int = -1,
     else:
         e, total, positions = residual
         probs = e / total
-    grad = _probs_minus_target(probs, np.asarray(raw(target)), axis, positions)
+    # (h7) a probability target that is a Tensor keeps its history, so this gradient stays
+    # differentiable in it (the mixed second derivative); class indices become an array
+    if type(target) is not Tensor or target.shape != logits.shape:
+        target = np.asarray(raw(target))
+    grad = _probs_minus_target(probs, target, axis, positions)
     grad *= _per_row(g, logits, axis, reduction)
     return grad
 
@@ -554,10 +598,37 @@ def _ce_grad_target(g: Any, out: Any, logits: Any, target: Any, axis: int = -1,
     return -log_softmax(logits, axis=axis) * _per_row(g, logits, axis, reduction)
 
 
+def _reduced_rows(per_element: Any, logits: Any, axis: int, reduction: str) -> Any:
+    """Σ over the class axis of a per-element tangent, then the loss's reduction over rows."""
+    rows = sum(per_element, axis=axis)
+    if reduction == "none":
+        return rows
+    total = sum(rows)
+    return total / (logits.size // logits.shape[axis]) if reduction == "mean" else total
+
+
+def _ce_jvp_logits(t: Any, out: Any, logits: Any, target: Any, axis: int = -1,
+                   reduction: str = "mean") -> Any:
+    """Σ_i (softmax(x)_i·Σy − y_i)·ṫ_i per row, reduced like the loss."""
+    axis = axis % logits.ndim
+    if type(target) is not Tensor or target.shape != logits.shape:  # (see _ce_grad_logits)
+        target = np.asarray(raw(target))
+    grad = _probs_minus_target(softmax(logits, axis=axis), target, axis, None)
+    return _reduced_rows(grad * t, logits, axis, reduction)
+
+
+def _ce_jvp_target(t: Any, out: Any, logits: Any, target: Any, axis: int = -1,
+                   reduction: str = "mean") -> Any:
+    """−Σ_i ṫ_i log softmax(x)_i per row, reduced like the loss."""
+    axis = axis % logits.ndim
+    return _reduced_rows(-log_softmax(logits, axis=axis) * t, logits, axis, reduction)
+
+
 softmax_cross_entropy = _op("softmax_cross_entropy",
                             "−Σ y log softmax(x), reduced  ·  (softmax(x)·Σy − y) · g / rows",
                             _softmax_cross_entropy,
-                            _ce_grad_logits, _ce_grad_target, residual=True, saves="inputs")
+                            _ce_grad_logits, _ce_grad_target, residual=True, saves="inputs",
+                            jvp=(_ce_jvp_logits, _ce_jvp_target))
 
 
 # How `autograd-lite ops` groups the built-ins above.

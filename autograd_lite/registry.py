@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd_lite import forward_mode  # (h7: its push_tangents runs only in forward mode)
 from autograd_lite.errors import (
     AnomalyError,
     AutogradLiteError,
@@ -348,13 +349,18 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
             if mode.anomaly:
                 node.origin = user_origin()
                 check_finite(out, f"forward of {node.describe()}", arrays)
+            if mode.forward_levels:  # forward mode (h7): the output's tangents, kept on the node
+                forward_mode.push_tangents(op, args, attrs, _new_tensor(out, node))
         tensor = _new_object(Tensor)  # (as _new_tensor(out, node), without its call)
         tensor._data = out
         tensor._node = node
         tensor._requires_grad = False
         return tensor
-    if mode.anomaly and dtype.kind == "f":
-        check_finite(out, f"forward of op '{op.name}' (created at {user_origin()})", arrays)
+    if mode.watching:
+        if mode.anomaly and dtype.kind == "f":
+            check_finite(out, f"forward of op '{op.name}' (created at {user_origin()})", arrays)
+        if mode.forward_levels:  # forward mode (h7): the output's tangents, kept on the tensor
+            return forward_mode.push_tangents(op, args, attrs, _new_tensor(out, None))
     return _new_tensor(out, None)
 
 
