@@ -13,7 +13,9 @@ its line and the reason, never counted as a failure.
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from autograd_lite.verify import Check, _add, _largest, _spread
 from autograd_lite.writeup import extract
 from autograd_lite.writeup.judging import WriteupCheck, WriteupReport, judge, tolerances
 from autograd_lite.writeup.model import (
+    MAX_SIZE,
     Declaration,
     Evaluation,
     Model,
@@ -82,11 +85,30 @@ def check_writeup(path_or_text: str | Path, dims: dict[str, int] | None = None, 
     if chosen not in ("row", "column"):
         report.error = f"convention must be 'row' or 'column', got {chosen!r}"
         return report
+    problem = dims_problem(dims or {})
+    if problem is not None:
+        report.error = problem
+        return report
     try:
         _check_into(report, text, tex, dict(dims or {}), seed, chosen)
     except WriteupError as exc:
         report.error = str(exc)
     return report
+
+
+def dims_problem(dims: Any) -> str | None:
+    """Why ``dims`` (size name → size) cannot be used, or None: each size a whole number from
+    1 to MAX_SIZE (a size 0 would make every check vacuous)."""
+    if not isinstance(dims, dict):
+        return f"dims must be a dict of size name → size, got {type(dims).__name__}"
+    for key, value in dims.items():
+        if not isinstance(key, str) or not key.strip():
+            return f"dims: a size name must be a non-empty string, got {key!r}"
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or \
+                not 1 <= value <= MAX_SIZE:
+            return (f"dims: {key} = {value!r}; a size must be a whole number from 1 to "
+                    f"{MAX_SIZE}")
+    return None
 
 
 def _directive(text: str) -> str | None:
@@ -101,16 +123,28 @@ def _read(path_or_text: str | Path) -> tuple[str, str | None, bool]:
             and Path(path_or_text).suffix.lower() in (".md", ".tex", ".markdown", ".txt")):
         path = Path(path_or_text)
         try:
-            size = path.stat().st_size
+            status = os.stat(path)
         except OSError as exc:
             raise WriteupError(f"{path}: cannot read it ({exc.strerror})") from None
-        if size > extract.MAX_BYTES:
-            raise WriteupError(f"{path}: {size} bytes; a writeup is limited to "
+        if not stat.S_ISREG(status.st_mode):  # a FIFO or a device would block: never opened
+            kind = ("a folder" if stat.S_ISDIR(status.st_mode) else
+                    "a FIFO (named pipe)" if stat.S_ISFIFO(status.st_mode) else
+                    "a socket" if stat.S_ISSOCK(status.st_mode) else "a device or special file")
+            raise WriteupError(f"{path}: is {kind}, not a regular file; a writeup must be a "
+                               "regular .md or .tex file")
+        if status.st_size > extract.MAX_BYTES:
+            raise WriteupError(f"{path}: {status.st_size} bytes; a writeup is limited to "
                                f"{extract.MAX_BYTES} bytes")
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise WriteupError(f"{path}: cannot read it as UTF-8 text ({exc})") from None
+            with open(path, "rb") as handle:
+                data = handle.read(extract.MAX_BYTES + 1)
+        except OSError as exc:
+            raise WriteupError(f"{path}: cannot read it ({exc.strerror})") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise WriteupError(f"{path}: is not valid UTF-8 text (byte 0x{data[exc.start]:02x} "
+                               f"at position {exc.start}); save it as UTF-8") from None
         return text, str(path), path.suffix.lower() == ".tex"
     if not isinstance(path_or_text, str):
         raise WriteupError(f"check_writeup takes a path or the writeup's text, got "
