@@ -163,16 +163,30 @@ def _marks(report: Any, first: int, last: int) -> str:
             message = getattr(diagnosis, "message", None) or "failed"
             kind = getattr(diagnosis, "kind", "?")
             items.append(f'<li class="fail diagnosis">line {check.line}, {_latex_inline(check)}'
-                         f': <span class="kind">[{_esc(kind)}]</span> {_esc(message)}</li>')
+                         f': <span class="kind">[{_esc(kind)}]</span> {_text(message)}</li>')
         elif getattr(check, "outcome", "pass") != "pass" and getattr(check, "reason", None):
             items.append(f'<li class="pass">line {check.line}, {_latex_inline(check)}: '
                          f"{_esc(check.outcome.upper())} (not a failure): "
-                         f"{_esc(check.reason)}</li>")
+                         f"{_text(check.reason)}</li>")
     for item in getattr(report, "not_checked", []):
         if first <= item["line"] <= last:
             items.append(f'<li class="skip">line {item["line"]}, not checked: '
-                         f'{_esc(item["reason"])}</li>')
+                         f'{_text(item["reason"])}</li>')
     return f'<ul class="eq-marks">{"".join(items)}</ul>' if items else ""
+
+
+_LATEX_IN_TEXT = re.compile(r"\$[^$]+\$|\\[A-Za-z]+(?:\{[^{}]*\})*")
+
+
+def _text(text: Any) -> str:
+    """Plain text that may quote LaTeX (a heading with $…$, a reason quoting \\text{…}): escaped,
+    the LaTeX shown as code (it is a quotation of the source, not math to typeset)."""
+    out, last = [], 0
+    raw = str(text)
+    for match in _LATEX_IN_TEXT.finditer(raw):
+        out += [_esc(raw[last:match.start()]), f"<code>{_esc(match.group(0))}</code>"]
+        last = match.end()
+    return "".join(out) + _esc(raw[last:])
 
 
 def _latex_inline(check: Any) -> str:
@@ -239,7 +253,7 @@ def _writeup_section(report: Any, anchor: str, heading: str = "h2") -> str:
     checks = getattr(report, "checks", [])
     skipped = getattr(report, "not_checked", [])
     out = [f'<section id="{anchor}" class="derivation writeup">',
-           f"<{heading}>{_esc(report.name)} {_badge(status)}</{heading}>"]
+           f"<{heading}>{_text(report.name)} {_badge(status)}</{heading}>"]
     meta = [f"File: <code>{_esc(report.file)}</code>"] if getattr(report, "file", None) else []
     meta.append(f"a writeup, checked as written: {len(checks)} checks, {len(skipped)} not "
                 "checked")
@@ -515,7 +529,7 @@ def _body(reports: Sequence[Any], errors: Sequence[str], svgs: dict[int, ET.Elem
         for report, anchor in zip(reports, anchors):
             checks = getattr(report, "checks", [])
             passed = sum(bool(getattr(c, "passed", False)) for c in checks)
-            out.append(f'<tr><td><a href="#{anchor}">{_esc(report.name)}</a></td>'
+            out.append(f'<tr><td><a href="#{anchor}">{_text(report.name)}</a></td>'
                        f"<td><code>{_esc(getattr(report, 'file', '') or '')}</code></td>"
                        f'<td class="num">{passed} / {len(checks)}</td>'
                        f"<td>{_badge(_status(report))}</td></tr>")
