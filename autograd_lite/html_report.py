@@ -510,8 +510,10 @@ def _diagnoses(report: Any) -> str:
 def _counts(reports: Sequence[Any], errors: Sequence[str]) -> str:
     checks = [c for r in reports for c in getattr(r, "checks", [])]
     failed = sum(not getattr(c, "passed", False) for c in checks)
+    skipped = sum(len(getattr(r, "not_checked", None) or []) for r in reports)
+    also = f"; {skipped} writeup equation(s) not checked" if skipped else ""
     return (f"{len(reports)} derivations, {len(checks)} checks: {len(checks) - failed} passed, "
-            f"{failed} failed; {len(errors)} could not be verified")
+            f"{failed} failed{also}; {len(errors)} could not be verified")
 
 
 def _body(reports: Sequence[Any], errors: Sequence[str], svgs: dict[int, ET.Element | str],

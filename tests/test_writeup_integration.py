@@ -141,7 +141,7 @@ def test_dims_are_used_and_validated(folder: Path, capsys) -> None:
     status, _, err = run(capsys, str(folder / "layer.md"), "--dim", "D=3", "--dim", "D=4")
     assert status == 2 and "given twice" in err
     report = check_writeup(folder / "layer.md", dims={"D": 0})
-    assert report.error is not None and "from 1 to" in report.error and not report.checks
+    assert report.error is not None and "from 1 to 64" in report.error and not report.checks
 
 
 def test_the_convention_is_a_choice(tmp_path: Path, capsys) -> None:

@@ -106,7 +106,7 @@ def dims_problem(dims: Any) -> str | None:
             return f"dims: a size name must be a non-empty string, got {key!r}"
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or \
                 not 1 <= value <= MAX_SIZE:
-            return (f"dims: {key} = {value!r}; a size must be a whole number from 1 to "
+            return (f"dims: {key} = {value!r}; sizes are limited to whole numbers from 1 to "
                     f"{MAX_SIZE}")
     return None
 
