@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -19,11 +20,36 @@ from typing import NoReturn
 
 import numpy as np
 
-from autograd_lite.errors import AutogradLiteError, ExpressionError
+from autograd_lite.errors import AutogradLiteError, DerivationError, ExpressionError
 
 MESSAGE_CHARS = 1_000  # characters of an error message on the command line
 
 DEFAULT_TIMEOUT = 60.0  # seconds; autograd_lite.verify.DEFAULT_TIMEOUT (not imported: start-up)
+WRITEUP_MAX_SIZE = 64  # autograd_lite.writeup.model.MAX_SIZE (not imported: start-up)
+
+
+def _dimension(text: str) -> tuple[str, int]:
+    """``--dim NAME=SIZE``: a size name as the writeup writes it (``D_x``, ``D_{x}``, ``N``)
+    and a whole number from 1 to WRITEUP_MAX_SIZE."""
+    name, equals, value = text.partition("=")
+    name = name.strip()
+    if not equals or not re.fullmatch(r"[A-Za-z\\][A-Za-z0-9_{}\\]*", name):
+        raise argparse.ArgumentTypeError(f"expected NAME=SIZE such as D_x=10, got {text[:40]!r}")
+    value = value.strip()
+    if not value.isdigit() or not 1 <= int(value) <= WRITEUP_MAX_SIZE:
+        raise argparse.ArgumentTypeError(f"the size of {name} must be a whole number from 1 to "
+                                         f"{WRITEUP_MAX_SIZE}, got {value[:30]!r}")
+    return name, int(value)
+
+
+def _dims(pairs: Sequence[tuple[str, int]]) -> dict[str, int]:
+    """The --dim options as a dict; the same name twice with different sizes is refused."""
+    dims: dict[str, int] = {}
+    for name, size in pairs:
+        if dims.get(name, size) != size:
+            raise DerivationError(f"--dim {name} given twice, as {dims[name]} and {size}")
+        dims[name] = size
+    return dims
 
 
 def default_derivations() -> Path:
@@ -48,7 +74,8 @@ def _verify(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     with _stdout_to_stderr():
-        reports, errors = verify_paths(paths, timeout=args.timeout)
+        reports, errors = verify_paths(paths, timeout=args.timeout, dims=_dims(args.dim),
+                                       convention=args.convention)
         graphs = {}
         if args.graphs:
             try:
@@ -195,7 +222,16 @@ def parser() -> argparse.ArgumentParser:
                     "status: 0 no check fails (KINK and UNRELIABLE do not fail), 1 a check "
                     "fails, 2 a path, file or derivation cannot be verified (the others are "
                     "still checked). Derivation files are Python: only verify files you trust.")
-    verify.add_argument("paths", nargs="*", help="derivation .py files or folders")
+    verify.add_argument("paths", nargs="*",
+                        help="derivation .py files, writeups (.md, .tex: checked as written, "
+                             "never run) or folders holding them")
+    verify.add_argument("--dim", action="append", default=[], type=_dimension,
+                        metavar="NAME=SIZE",
+                        help="a symbolic size of the writeups, e.g. --dim D_x=10 (repeatable; "
+                             f"sizes 1 to {WRITEUP_MAX_SIZE})")
+    verify.add_argument("--convention", choices=("row", "column"), default=None,
+                        help="vectors in the writeups are rows (h = σ(xW + b), the default) or "
+                             "columns (h = σ(Wx + b))")
     verify.add_argument("--json", action="store_true",
                         help="print the JSON document (strict JSON: no NaN or Infinity) on "
                              "stdout; anything derivation files print goes to stderr")

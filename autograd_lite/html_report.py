@@ -70,6 +70,13 @@ CSS = """
 .al-report .graph { overflow: auto; max-height: 90vh; border: 1px solid #dee2e6;
   border-radius: .3rem; padding: .3rem; margin: .6rem 0; background: #fff; }
 .al-report .graph svg { max-width: 100%; height: auto; }
+.al-report ul.eq-marks { list-style: none; margin: .2rem 0 .8rem; padding: .2rem .6rem;
+  font-size: .9rem; background: #f8f9fa; border-radius: .3rem; }
+.al-report ul.eq-marks li { margin: .15rem 0; padding-left: .5rem; border-left: 4px solid #adb5bd; }
+.al-report ul.eq-marks li.pass { border-color: #2b8a3e; }
+.al-report ul.eq-marks li.fail { border-color: #c92a2a; background: #fff5f5; }
+.al-report ul.eq-marks li.part { border-color: #f08c00; }
+.al-report ul.eq-marks .kind { font-family: ui-monospace, monospace; color: #c92a2a; }
 .al-report .graph g.node.failing:target polygon, .al-report .graph g.node.failing:target path,
 .al-report .graph g.node.failing:target ellipse { stroke: #f08c00; stroke-width: 6px; }
 """
@@ -111,6 +118,15 @@ def _mathml_problem(root: ET.Element) -> str | None:
 def markdown_to_html(text: str, heading_shift: int = 2) -> str:
     """Markdown (CommonMark with tables) and its ``$…$`` / ``$$…$$`` LaTeX as HTML with MathML.
     Raw HTML in the Markdown is shown as text; headings move down ``heading_shift`` levels."""
+    md = _markdown()
+    tokens = md.parse(text)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1]) + heading_shift)}"
+    return md.renderer.render(tokens, md.options, {})
+
+
+def _markdown() -> Any:
     from markdown_it import MarkdownIt
     from mdit_py_plugins.dollarmath import dollarmath_plugin
 
@@ -118,11 +134,146 @@ def markdown_to_html(text: str, heading_shift: int = 2) -> str:
     md.use(dollarmath_plugin, allow_space=True, allow_digits=True, double_inline=True,
            renderer=lambda content, options: latex_to_mathml(
                content, display=bool(options.get("display_mode"))))
+    return md
+
+
+# ------------------------------------------------------------------------------ writeups
+_MARKS = {"passed": ("pass", "✔ passed"), "failed": ("fail", "✘ failed"),
+          "not checked": ("skip", "○ not checked"), "partly checked": ("part", "◐ partly checked")}
+
+
+def _is_writeup(report: Any) -> bool:
+    return hasattr(report, "not_checked") and hasattr(report, "equations")
+
+
+def _marks(report: Any, first: int, last: int) -> str:
+    """The marks of a writeup's equations on lines ``first``–``last``: each equation's status,
+    the diagnoses of the links that failed there and the reasons for what was not checked."""
+    items = []
+    for entry in getattr(report, "equations", []):
+        if first <= entry["line"] <= last and entry["status"] in _MARKS:
+            cls, label = _MARKS[entry["status"]]
+            items.append(f'<li class="{cls}"><b>{_esc(label)}</b> <span class="meta">line '
+                         f'{entry["line"]}</span></li>')
+    for check in getattr(report, "checks", []):
+        if not first <= getattr(check, "line", 0) <= last:
+            continue
+        diagnosis = getattr(check, "diagnosis", None)
+        if not check.passed:
+            message = getattr(diagnosis, "message", None) or "failed"
+            kind = getattr(diagnosis, "kind", "?")
+            items.append(f'<li class="fail diagnosis">line {check.line}, {_latex_inline(check)}'
+                         f': <span class="kind">[{_esc(kind)}]</span> {_text(message)}</li>')
+        elif getattr(check, "outcome", "pass") != "pass" and getattr(check, "reason", None):
+            items.append(f'<li class="pass">line {check.line}, {_latex_inline(check)}: '
+                         f"{_esc(check.outcome.upper())} (not a failure): "
+                         f"{_text(check.reason)}</li>")
+    for item in getattr(report, "not_checked", []):
+        if first <= item["line"] <= last:
+            items.append(f'<li class="skip">line {item["line"]}, not checked: '
+                         f'{_text(item["reason"])}</li>')
+    return f'<ul class="eq-marks">{"".join(items)}</ul>' if items else ""
+
+
+_LATEX_IN_TEXT = re.compile(r"\$[^$]+\$|\\[A-Za-z]+(?:\{[^{}]*\})*")
+
+
+def _text(text: Any) -> str:
+    """Plain text that may quote LaTeX (a heading with $…$, a reason quoting \\text{…}): escaped,
+    the LaTeX shown as code (it is a quotation of the source, not math to typeset)."""
+    out, last = [], 0
+    raw = str(text)
+    for match in _LATEX_IN_TEXT.finditer(raw):
+        out += [_esc(raw[last:match.start()]), f"<code>{_esc(match.group(0))}</code>"]
+        last = match.end()
+    return "".join(out) + _esc(raw[last:])
+
+
+def _latex_inline(check: Any) -> str:
+    latex = getattr(check, "latex", None)
+    return latex_to_mathml(latex) if latex else f"<code>{_esc(check.target)}</code>"
+
+
+def writeup_math_html(report: Any, heading_shift: int = 2) -> str:
+    """A writeup's math with each equation marked passed, failed (the diagnosis underneath) or
+    not checked (the reason underneath). A Markdown writeup is rendered as written, the marks
+    after each block (paragraph, display, list) holding equations; a LaTeX writeup, or a text
+    with no file, as the list of its equations."""
+    file = getattr(report, "file", None)
+    text = None
+    if file and Path(file).suffix.lower() in (".md", ".markdown") and Path(file).is_file():
+        try:
+            text = Path(file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = None
+    if text is None:
+        parts = []
+        for entry in getattr(report, "equations", []):
+            parts.append(latex_to_mathml(" ".join(entry["latex"].split()), display=True))
+            parts.append(_marks(report, entry["line"], entry["line"]))
+        return "".join(parts)
+    from markdown_it.token import Token
+
+    md = _markdown()
     tokens = md.parse(text)
+    marked: list[Any] = []
+    opened: list[int] | None = None
+    covered: set[int] = set()
     for token in tokens:
         if token.type in ("heading_open", "heading_close"):
             token.tag = f"h{min(6, int(token.tag[1]) + heading_shift)}"
-    return md.renderer.render(tokens, md.options, {})
+        marked.append(token)
+        if token.level != 0:
+            continue
+        if token.nesting == 1:
+            opened = token.map
+            continue
+        span = opened if token.nesting == -1 else token.map
+        if not span:
+            continue
+        first, last = span[0] + 1, span[1]
+        covered |= set(range(first, last + 1))
+        note = _marks(report, first, last)
+        if note:
+            block = Token("html_block", "", 0)
+            block.content = note
+            marked.append(block)
+    html_text = md.renderer.render(marked, md.options, {})
+    lines = sorted({e["line"] for e in getattr(report, "equations", [])} |
+                   {c.line for c in getattr(report, "checks", [])} |
+                   {i["line"] for i in getattr(report, "not_checked", [])})
+    rest = "".join(_marks(report, n, n) for n in lines if n not in covered)
+    return html_text + (f"<p class=\"meta\">Elsewhere in the file:</p>{rest}" if rest else "")
+
+
+def _writeup_section(report: Any, anchor: str, heading: str = "h2") -> str:
+    """A writeup's section: status, its math marked equation by equation, the table of its
+    checks and the sizes it chose."""
+    status = _status(report)
+    checks = getattr(report, "checks", [])
+    skipped = getattr(report, "not_checked", [])
+    out = [f'<section id="{anchor}" class="derivation writeup">',
+           f"<{heading}>{_text(report.name)} {_badge(status)}</{heading}>"]
+    meta = [f"File: <code>{_esc(report.file)}</code>"] if getattr(report, "file", None) else []
+    meta.append(f"a writeup, checked as written: {len(checks)} checks, {len(skipped)} not "
+                "checked")
+    sizes = getattr(report, "sizes", None) or {}
+    if sizes:
+        meta.append(_esc("sizes " + ", ".join(f"{k} = {v}" for k, v in sizes.items()) +
+                         f" ({getattr(report, 'convention', 'row')}-vector convention, "
+                         f"{getattr(report, 'draws', 0)} draws)"))
+    out.append(f'<p class="meta">{" · ".join(meta)}</p>')
+    error = getattr(report, "error", None)
+    if error:
+        out.append(f'<p class="error-box">Cannot check: {_esc(error)}</p></section>')
+        return "\n".join(out)
+    out.append(f'<details class="math" open><summary>The writeup, each equation marked'
+               f'</summary><div class="math-body" id="{anchor}-math">'
+               f"{writeup_math_html(report, 2 if heading == 'h2' else 3)}</div></details>")
+    if checks:
+        out.append(_checks_table(report, {}))
+    out.append("</section>")
+    return "\n".join(out)
 
 
 # ------------------------------------------------------------------------------ the graph
@@ -292,8 +443,8 @@ def _section(report: Any, anchor: str, svg: ET.Element | str | None,
                    f'(<code>{_esc(source)}</code>)</summary><div class="math-body">{math_html}'
                    "</div></details>")
     elif math_link is not None:
-        out.append(f'<p class="meta">The derivation: <a href="#{math_link}">its math, above'
-                   "</a>.</p>")
+        out.append(f'<p class="meta">The derivation: <a href="#{math_link}">its math, in its '
+                   "section of this report</a>.</p>")
     error = getattr(report, "error", None)
     if error:
         out.append(f'<p class="error-box">Cannot verify: {_esc(error)}</p></section>')
@@ -323,6 +474,8 @@ def _checks_table(report: Any, anchors: dict[str, str]) -> str:
     for check in getattr(report, "checks", []):
         status = _status(check)
         target = _esc(check.target)
+        if getattr(check, "line", None):
+            target = f'<span class="meta">line {check.line}</span> {target}'
         if check.target in anchors:
             target = (f'<a href="#{anchors[check.target]}" title="its node in the graph">'
                       f"{target}</a>")
@@ -357,8 +510,10 @@ def _diagnoses(report: Any) -> str:
 def _counts(reports: Sequence[Any], errors: Sequence[str]) -> str:
     checks = [c for r in reports for c in getattr(r, "checks", [])]
     failed = sum(not getattr(c, "passed", False) for c in checks)
+    skipped = sum(len(getattr(r, "not_checked", None) or []) for r in reports)
+    also = f"; {skipped} writeup equation(s) not checked" if skipped else ""
     return (f"{len(reports)} derivations, {len(checks)} checks: {len(checks) - failed} passed, "
-            f"{failed} failed; {len(errors)} could not be verified")
+            f"{failed} failed{also}; {len(errors)} could not be verified")
 
 
 def _body(reports: Sequence[Any], errors: Sequence[str], svgs: dict[int, ET.Element | str],
@@ -376,7 +531,7 @@ def _body(reports: Sequence[Any], errors: Sequence[str], svgs: dict[int, ET.Elem
         for report, anchor in zip(reports, anchors):
             checks = getattr(report, "checks", [])
             passed = sum(bool(getattr(c, "passed", False)) for c in checks)
-            out.append(f'<tr><td><a href="#{anchor}">{_esc(report.name)}</a></td>'
+            out.append(f'<tr><td><a href="#{anchor}">{_text(report.name)}</a></td>'
                        f"<td><code>{_esc(getattr(report, 'file', '') or '')}</code></td>"
                        f'<td class="num">{passed} / {len(checks)}</td>'
                        f"<td>{_badge(_status(report))}</td></tr>")
@@ -386,7 +541,13 @@ def _body(reports: Sequence[Any], errors: Sequence[str], svgs: dict[int, ET.Elem
         out += [f'<li class="error-box">{_esc(e)}</li>' for e in errors]
         out.append("</ul>")
     shown: dict[Path, str] = {}
+    for report, anchor in zip(reports, anchors):  # a writeup shows its math, marked, once
+        if _is_writeup(report) and getattr(report, "file", None) and not report.error:
+            shown.setdefault(Path(report.file).resolve(), f"{anchor}-math")
     for i, (report, anchor) in enumerate(zip(reports, anchors)):
+        if _is_writeup(report):
+            out.append(_writeup_section(report, anchor))
+            continue
         source = _source_file(report)
         math_html = link = None
         if source is not None:
@@ -432,6 +593,8 @@ def derivation_html(report: Any) -> str:
     """One verified derivation as HTML (notebooks): its math, table, diagnoses and graph."""
     from autograd_lite.report import slug
 
+    if _is_writeup(report):
+        return _fragment(_writeup_section(report, slug(report.name, set()), "h3"))
     source = _source_file(report)
     math_html = markdown_to_html(source.read_text(encoding="utf-8"), 3) if source else None
     svg = _graph_svgs([report], None).get(0)

@@ -14,7 +14,11 @@ from autograd_lite.verify import Check, DerivationReport
 #: Version of the ``--json`` document (docs/verdicts.md). 2: outcomes (pass, fail, kink,
 #: unreliable; timeout and error per derivation), the worst element, kinks, promoted inputs,
 #: comparisons as |a − b| / tolerance, and no NaN or Infinity (null plus a ``*_nonfinite`` flag).
-JSON_SCHEMA_VERSION = 2
+#: 3: writeups: every entry of ``derivations`` has a ``kind`` ("derivation" or "writeup"); a
+#: writeup's checks carry ``line`` and ``latex``, and it lists ``not_checked`` (line, latex,
+#: reason), ``equations`` (line, latex, status), ``sizes``, ``inferred``, ``convention``,
+#: ``draws``; ``counts`` has ``writeups`` and ``not_checked``.
+JSON_SCHEMA_VERSION = 3
 
 RESULT = {"pass": "PASS", "fail": "FAIL", "kink": "KINK", "unreliable": "UNRELIABLE"}
 METHOD = ("columns: worst element's |a − b| / tolerance (≤ 1 agrees); numeric = step sweep with "
@@ -23,6 +27,12 @@ METHOD = ("columns: worst element's |a − b| / tolerance (≤ 1 agrees); numeri
 
 def _number(value: float | None) -> str:
     return "—" if value is None else f"{value:.1e}"
+
+
+def _label(check: Check) -> str:
+    """A check's target; for a writeup's check, prefixed by its line ("l.12 ∂J/∂x = …")."""
+    line = getattr(check, "line", None)
+    return f"l.{line} {check.target}" if line else check.target
 
 
 def _status(check: Check) -> str:
@@ -56,14 +66,26 @@ def _worst_text(check: Check) -> str | None:
     return f"worst element {tuple(check.worst_index)}: " + ", ".join(parts)
 
 
+def _not_checked(report: DerivationReport) -> list[dict[str, Any]]:
+    """What a writeup lists as not checked (nothing for a derivation file)."""
+    return list(getattr(report, "not_checked", None) or [])
+
+
+def is_writeup_report(report: DerivationReport) -> bool:
+    return hasattr(report, "not_checked") and hasattr(report, "equations")
+
+
 def counts(reports: Sequence[DerivationReport], errors: Sequence[str]) -> dict[str, int]:
-    """How many checks had each outcome, and how many derivations errored or timed out."""
+    """How many checks had each outcome, how many derivations errored or timed out, how many
+    of the reports are writeups and how many of their equations were not checked."""
     checks = [c for r in reports for c in r.checks]
     result = {outcome: sum(c.outcome == outcome for c in checks) for outcome in RESULT}
     result["checks"] = len(checks)
     result["derivations"] = len(reports)
     result["timeouts"] = sum(r.timed_out for r in reports)
     result["errors"] = len(errors)
+    result["writeups"] = sum(is_writeup_report(r) for r in reports)
+    result["not_checked"] = sum(len(_not_checked(r)) for r in reports)
     return result
 
 
@@ -74,8 +96,12 @@ def _summary(reports: Sequence[DerivationReport], errors: Sequence[str]) -> str:
                                                                           "numeric reference"))
                     if n[k])
     timeouts = f" ({n['timeouts']} timed out)" if n["timeouts"] else ""
-    return (f"{n['derivations']} derivations, {n['checks']} checks: {n['pass']} passed{extra}, "
-            f"{n['fail']} failed; {n['errors']} could not be verified{timeouts}")
+    writeups = f" ({n['writeups']} of them writeups)" if n["writeups"] else ""
+    skipped = (f"; {n['not_checked']} writeup equation(s) not checked (listed with the reason)"
+               if n["not_checked"] else "")
+    return (f"{n['derivations']} derivations{writeups}, {n['checks']} checks: {n['pass']} "
+            f"passed{extra}, {n['fail']} failed{skipped}; {n['errors']} could not be "
+            f"verified{timeouts}")
 
 
 def table(reports: Sequence[DerivationReport], errors: Sequence[str]) -> str:
@@ -94,7 +120,8 @@ def table(reports: Sequence[DerivationReport], errors: Sequence[str]) -> str:
             lines.append(f"  {promoted}")
         lines.append(header)
         for check in report.checks:
-            target = check.target if len(check.target) <= 28 else check.target[:27] + "…"
+            target = _label(check)
+            target = target if len(target) <= 28 else target[:27] + "…"
             lines.append(f"  {target:<28} {check.kind:<9} {_number(check.tape_vs_formula):>12} "
                          f"{_number(check.tape_vs_numeric):>12} "
                          f"{_number(check.formula_vs_numeric):>15}  {_status(check)}")
@@ -107,6 +134,10 @@ def table(reports: Sequence[DerivationReport], errors: Sequence[str]) -> str:
                 lines.append(f"        {worst}")
         if report.first_wrong_step:
             lines.append(f"  first wrong step of the chain: {report.first_wrong_step}")
+        if is_writeup_report(report):
+            from autograd_lite.writeup.present import not_checked_lines
+
+            lines.extend(not_checked_lines(report))  # type: ignore[arg-type]
         lines.append("")
     for error in errors:
         if not any(r.error and error.endswith(r.error) for r in reports):
@@ -141,7 +172,7 @@ def document(reports: Sequence[DerivationReport], errors: Sequence[str]) -> dict
     data = {"schema": JSON_SCHEMA_VERSION,
             "passed": not errors and all(r.passed for r in reports),
             "counts": counts(reports, errors),
-            "derivations": [r.to_json() for r in reports],
+            "derivations": [{"kind": "derivation", **r.to_json()} for r in reports],
             "errors": list(errors)}
     return strict_json(data)[0]
 
@@ -200,7 +231,16 @@ def write_markdown(reports: Sequence[DerivationReport], errors: Sequence[str],
     if errors:
         out += ["## Could not be verified", ""] + [f"- {e}" for e in errors] + [""]
     included: set[Path] = set()
+    written_up = {Path(r.file).resolve() for r in reports
+                  if is_writeup_report(r) and r.file is not None and r.error is None}
     for i, report in enumerate(reports):
+        if is_writeup_report(report):  # its math, each equation marked
+            from autograd_lite.writeup.present import markdown_section
+
+            out += [markdown_section(report), ""]  # type: ignore[arg-type]
+            if report.file is not None and report.error is None:
+                included.add(Path(report.file).resolve())
+            continue
         out += [f"## {report.name}", "", f"File: `{report.file}` — "
                 f"**{derivation_status(report)}**", ""]
         if report.error:
@@ -228,8 +268,11 @@ def write_markdown(reports: Sequence[DerivationReport], errors: Sequence[str],
             relative = Path(_relative(graphs[i], directory))
             out += ["", f"![graph of {report.name}]({relative.as_posix()})"]
         source = _source_path(report)
-        if source is not None and source not in included and source.is_file():
-            included.add(source)
+        if source is not None and source.resolve() in written_up:
+            out += ["", f"The derivation: `{source.name}`, checked as written in its own "
+                    "section of this report."]
+        elif source is not None and source.resolve() not in included and source.is_file():
+            included.add(source.resolve())
             out += ["", "<details><summary>The derivation</summary>", "",
                     source.read_text(encoding="utf-8"), "", "</details>"]
         out.append("")

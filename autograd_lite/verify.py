@@ -868,25 +868,79 @@ def load_file(path: str | Path, timeout: float | None = None,
     return found
 
 
+#: The suffixes of writeups (checked as written, never run): Markdown and LaTeX.
+WRITEUP_SUFFIXES = (".md", ".markdown", ".tex")
+
+
+def is_writeup(path: str | Path) -> bool:
+    """A Markdown or LaTeX file: checked as a writeup (docs/writeups.md), not run as Python."""
+    return Path(path).suffix.lower() in WRITEUP_SUFFIXES
+
+
 def derivation_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The ``.py`` files named, and the ``*.py`` entries directly inside the folders named
-    (sub-folders excluded; FIFOs and other special files included, to be refused), sorted."""
+    """The files named, and the derivation files (``*.py``) and writeups (``*.md``,
+    ``*.markdown``, ``*.tex``) directly inside the folders named (sub-folders excluded; FIFOs
+    and other special files included, to be refused), sorted (so ``x.md`` comes before
+    ``x.py``)."""
     files: list[Path] = []
     for raw_path in paths:
         path = Path(raw_path)
         if path.is_dir():
-            files.extend(sorted(p for p in path.glob("*.py") if not p.is_dir()))
+            files.extend(sorted(p for p in path.iterdir() if not p.is_dir()
+                                and (p.suffix == ".py" or is_writeup(p))))
         else:
             files.append(path)
     return files
 
 
-def verify_paths(paths: Iterable[str | Path], timeout: float | None = DEFAULT_TIMEOUT
+def check_writeup(path_or_text: str | Path, dims: Mapping[str, int] | None = None, seed: int = 0,
+                  convention: str | None = None) -> DerivationReport:
+    """Check a Markdown or LaTeX writeup as it is written (a path, or the text itself): every
+    equation judged by the verifier's own core, what is not understood listed with its line and
+    the reason. ``dims`` sets symbolic sizes (``{"D_x": 10}``), ``seed`` the first of the
+    seeded draws, ``convention`` "row" (the default) or "column". Returns a
+    :class:`autograd_lite.writeup.WriteupReport` (a DerivationReport); see docs/writeups.md."""
+    from autograd_lite.writeup import check_writeup as check
+
+    return check(path_or_text, dims=dict(dims or {}), seed=seed, convention=convention)
+
+
+def _verify_writeup(path: Path, dims: Mapping[str, int] | None, convention: str | None,
+                    timeout: float | None) -> DerivationReport:
+    """A writeup's report, with the per-derivation time limit (a writeup's work is bounded,
+    but a limit is a limit)."""
+    import time
+
+    from autograd_lite.writeup import WriteupReport
+
+    start = time.perf_counter()
+    try:
+        with time_limit(timeout):
+            report = check_writeup(path, dims, convention=convention)
+    except DerivationTimeout:
+        report = WriteupReport(name=path.stem, file=str(path), timed_out=True)
+        report.error = (f"{path}: checking the writeup did not finish within {timeout:g} s "
+                        "(the time limit; raise it with --timeout SECONDS)")
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _has_math(report: DerivationReport) -> bool:
+    return bool(report.checks or getattr(report, "not_checked", None)
+                or getattr(report, "equations", None))
+
+
+def verify_paths(paths: Iterable[str | Path], timeout: float | None = DEFAULT_TIMEOUT,
+                 dims: Mapping[str, int] | None = None, convention: str | None = None
                  ) -> tuple[list[DerivationReport], list[str]]:
-    """Verify every derivation in ``paths``; return the reports and the errors (each naming
-    its file or derivation). A broken file, a missing path, a folder without derivation files
-    or a derivation that errs or times out does not stop the others. ``timeout`` is the limit
-    for loading each file and for verifying each derivation (seconds; None for none)."""
+    """Verify every derivation file and writeup in ``paths``; return the reports and the errors
+    (each naming its file or derivation). A broken file, a missing path, a folder without
+    derivation files or writeups, or a derivation that errs or times out does not stop the
+    others; a Markdown file without any math in a folder is not a writeup (a README) and is
+    passed over. ``timeout`` is the limit for loading each file and for verifying each derivation
+    or writeup (seconds; None for none); ``dims`` and ``convention`` are for writeups (see
+    :func:`check_writeup`). A writeup is one report of its own, beside the report of a ``.py``
+    file of the same derivation."""
     reports: list[DerivationReport] = []
     errors: list[str] = []
     for raw_path in paths:
@@ -896,8 +950,21 @@ def verify_paths(paths: Iterable[str | Path], timeout: float | None = DEFAULT_TI
             continue
         files = derivation_files([path])
         if path.is_dir() and not files:
-            errors.append(f"{path}: no derivation files (*.py) in this folder")
+            errors.append(f"{path}: no derivation files (*.py) or writeups (*.md, *.tex) in "
+                          "this folder")
         for file in files:
+            if is_writeup(file):
+                report = _verify_writeup(file, dims, convention, timeout)
+                if report.error is None and not _has_math(report):
+                    if path.is_dir():  # a README or notes beside the derivations
+                        continue
+                    report.error = (f"{file}: no equations found (math goes in $…$, $$…$$, "
+                                    "\\(…\\), \\[…\\] or an equation/align environment)")
+                if report.error is not None:
+                    errors.append(report.error if report.error.startswith(f"{file}:")
+                                  else f"{file}: {report.error}")
+                reports.append(report)
+                continue
             with derivation_namespace(file.parent):
                 try:
                     derivations = load_file(file, timeout=timeout, isolate=False)

@@ -198,7 +198,8 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def test_every_shipped_graph_fits_a_screen(tmp_path) -> None:
-    reports, errors = verify_paths([ROOT / "derivations"])
+    # the .py files: the writeups beside them (derivations/*.md) have no graph
+    reports, errors = verify_paths(sorted((ROOT / "derivations").glob("*.py")))
     assert not errors and len(reports) >= 10
     for number, result in enumerate(reports):
         path = render(result.loss, tmp_path / f"{number}.png", title=result.name,

@@ -61,7 +61,8 @@ class Page(HTMLParser):
             self.ids.add(attributes["id"] or "")
         if tag == "section":
             self.current = attributes.get("id")
-            self.sections[self.current or ""] = {"svg": 0, "math": 0}
+            writeup = "writeup" in (attributes.get("class") or "").split()
+            self.sections[self.current or ""] = {"svg": 0, "math": 0, "writeup": writeup}
         if self.current and tag in ("svg", "math"):
             self.sections[self.current][tag] += 1
         if tag == "a" and attributes.get("href"):
@@ -85,6 +86,11 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def derivation_count() -> int:
     return sum(len(load_file(p)) for p in [*sorted((ROOT / "derivations").glob("*.py")), MINE])
+
+
+def writeup_count() -> int:
+    """The shipped writeups (derivations/*.md), each a section of its own (no graph)."""
+    return len(list((ROOT / "derivations").glob("*.md")))
 
 
 # ------------------------------------------------------------------------------ the math
@@ -138,8 +144,9 @@ def test_the_page_loads_nothing_and_every_link_resolves(report_dir: Path) -> Non
 def test_one_section_per_derivation_each_with_its_graph(report_dir: Path) -> None:
     page = Page()
     page.feed((report_dir / "index.html").read_text(encoding="utf-8"))
-    assert len(page.sections) == derivation_count()
-    assert all(counts["svg"] == 1 for counts in page.sections.values())
+    assert len(page.sections) == derivation_count() + writeup_count()
+    assert sum(counts["writeup"] for counts in page.sections.values()) == writeup_count()
+    assert all(counts["svg"] == 1 for counts in page.sections.values() if not counts["writeup"])
 
 
 def test_each_derivations_math_is_shown_once(report_dir: Path) -> None:
@@ -211,7 +218,7 @@ while (walker.nextNode()) {
 }
 const sections = [...document.querySelectorAll('section.derivation')].map(s => {
   const svg = s.querySelector('.graph svg');
-  return {id: s.id, drawn: !!svg && box(svg),
+  return {id: s.id, writeup: s.classList.contains('writeup'), drawn: !!svg && box(svg),
           nodes: svg ? svg.querySelectorAll('g.node').length : 0};
 });
 document.body.setAttribute('data-probe', JSON.stringify({
@@ -245,8 +252,9 @@ def test_the_page_renders_in_chromium(report_dir: Path, tmp_path: Path) -> None:
     assert probe["merror"] == 0
     assert probe["annotations"] == 0  # the LaTeX source is kept, not shown
     assert probe["leaked"] == []  # no LaTeX left as text
-    assert len(probe["sections"]) == derivation_count()
-    assert all(s["drawn"] and s["nodes"] >= 3 for s in probe["sections"]), probe["sections"]
+    assert len(probe["sections"]) == derivation_count() + writeup_count()
+    assert all(s["drawn"] and s["nodes"] >= 3 for s in probe["sections"]
+               if not s["writeup"]), probe["sections"]
 
     screenshot = tmp_path / "report.png"
     chromium("--window-size=1280,2400", f"--screenshot={screenshot}",

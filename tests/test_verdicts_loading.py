@@ -110,7 +110,8 @@ def test_no_derivations_exits_2(tmp_path, capsys) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["verify", str(empty)]) == 2
-    assert "no derivation files (*.py) in this folder" in capsys.readouterr().out
+    assert "no derivation files (*.py) or writeups (*.md, *.tex) in this folder" in \
+        capsys.readouterr().out
     assert main(["verify", str(tmp_path / "missing")]) == 2
     assert "no such file or folder" in capsys.readouterr().out
 
@@ -137,7 +138,7 @@ def test_json_is_strict_and_prints_of_derivation_files_go_to_stderr(tmp_path, ca
     status, out, err = run_cli(tmp_path, {"a_noisy.py": noisy}, "--json", capsys=capsys)
     assert status == 1
     document = json.loads(out, parse_constant=lambda c: pytest.fail(f"non-strict JSON: {c}"))
-    assert document["schema"] == 2 and "hello" in err and "hello" not in out
+    assert document["schema"] == 3 and "hello" in err and "hello" not in out
     (noisy_doc,) = [d for d in document["derivations"] if d["name"] == "noisy NaN"]
     (check,) = noisy_doc["checks"]
     assert check["outcome"] == "fail"

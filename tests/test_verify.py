@@ -242,7 +242,7 @@ def test_inputs_are_never_modified_by_formulas() -> None:
 def test_cli_exit_codes_and_json_schema(capsys) -> None:
     assert main(["verify", str(FILES / "right.py"), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["schema"] == 2 and document["passed"] is True
+    assert document["schema"] == 3 and document["passed"] is True
     (derivation,) = document["derivations"]
     assert set(derivation) >= {"name", "file", "passed", "checks"}
     (check,) = derivation["checks"]

@@ -13,7 +13,9 @@ its line and the reason, never counted as a failure.
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,13 +23,15 @@ from typing import Any
 import numpy as np
 
 from autograd_lite.diagnosis import Diagnosis
-from autograd_lite.verify import Check
+from autograd_lite.verify import Check, _add, _largest, _spread
 from autograd_lite.writeup import extract
 from autograd_lite.writeup.judging import WriteupCheck, WriteupReport, judge, tolerances
 from autograd_lite.writeup.model import (
+    MAX_SIZE,
     Declaration,
     Evaluation,
     Model,
+    Numeric,
     ShapeFailure,
     run_safely,
 )
@@ -81,11 +85,30 @@ def check_writeup(path_or_text: str | Path, dims: dict[str, int] | None = None, 
     if chosen not in ("row", "column"):
         report.error = f"convention must be 'row' or 'column', got {chosen!r}"
         return report
+    problem = dims_problem(dims or {})
+    if problem is not None:
+        report.error = problem
+        return report
     try:
         _check_into(report, text, tex, dict(dims or {}), seed, chosen)
     except WriteupError as exc:
         report.error = str(exc)
     return report
+
+
+def dims_problem(dims: Any) -> str | None:
+    """Why ``dims`` (size name → size) cannot be used, or None: each size a whole number from
+    1 to MAX_SIZE (a size 0 would make every check vacuous)."""
+    if not isinstance(dims, dict):
+        return f"dims must be a dict of size name → size, got {type(dims).__name__}"
+    for key, value in dims.items():
+        if not isinstance(key, str) or not key.strip():
+            return f"dims: a size name must be a non-empty string, got {key!r}"
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or \
+                not 1 <= value <= MAX_SIZE:
+            return (f"dims: {key} = {value!r}; sizes are limited to whole numbers from 1 to "
+                    f"{MAX_SIZE}")
+    return None
 
 
 def _directive(text: str) -> str | None:
@@ -100,16 +123,28 @@ def _read(path_or_text: str | Path) -> tuple[str, str | None, bool]:
             and Path(path_or_text).suffix.lower() in (".md", ".tex", ".markdown", ".txt")):
         path = Path(path_or_text)
         try:
-            size = path.stat().st_size
+            status = os.stat(path)
         except OSError as exc:
             raise WriteupError(f"{path}: cannot read it ({exc.strerror})") from None
-        if size > extract.MAX_BYTES:
-            raise WriteupError(f"{path}: {size} bytes; a writeup is limited to "
+        if not stat.S_ISREG(status.st_mode):  # a FIFO or a device would block: never opened
+            kind = ("a folder" if stat.S_ISDIR(status.st_mode) else
+                    "a FIFO (named pipe)" if stat.S_ISFIFO(status.st_mode) else
+                    "a socket" if stat.S_ISSOCK(status.st_mode) else "a device or special file")
+            raise WriteupError(f"{path}: is {kind}, not a regular file; a writeup must be a "
+                               "regular .md or .tex file")
+        if status.st_size > extract.MAX_BYTES:
+            raise WriteupError(f"{path}: {status.st_size} bytes; a writeup is limited to "
                                f"{extract.MAX_BYTES} bytes")
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise WriteupError(f"{path}: cannot read it as UTF-8 text ({exc})") from None
+            with open(path, "rb") as handle:
+                data = handle.read(extract.MAX_BYTES + 1)
+        except OSError as exc:
+            raise WriteupError(f"{path}: cannot read it ({exc.strerror})") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise WriteupError(f"{path}: is not valid UTF-8 text (byte 0x{data[exc.start]:02x} "
+                               f"at position {exc.start}); save it as UTF-8") from None
         return text, str(path), path.suffix.lower() == ".tex"
     if not isinstance(path_or_text, str):
         raise WriteupError(f"check_writeup takes a path or the writeup's text, got "
@@ -373,7 +408,6 @@ def _check_into(report: WriteupReport, text: str, tex: bool, dims: dict[str, int
         raise WriteupError(str(exc)) from None
     report.draws = DRAWS
     report.inferred = {k: v for k, v in report.inferred.items() if k in inputs}
-    largest_loss = 1.0
     batch = model.sizes.get("N")
     results: list[tuple[Statement, Link, Check | str]] = []
     for statement, link in pending:
@@ -386,10 +420,8 @@ def _check_into(report: WriteupReport, text: str, tex: bool, dims: dict[str, int
                             "; define or declare it to check this equation"))
             continue
         outcome = _check_link(model, link, draws, batch, text)
-        if isinstance(outcome, Check):
-            largest_loss = max(largest_loss, outcome.__dict__.pop("_loss", 1.0))
         results.append((statement, link, outcome))
-    report.tolerances = tolerances(largest_loss)
+    report.tolerances = tolerances()
     for _, link, outcome in results:
         latex = f"{link.left.text} = {link.right.text}"
         if isinstance(outcome, str):
@@ -426,9 +458,10 @@ def _verdict(verdicts: list[str]) -> str:
     return "partly checked" if "passed" in verdicts else "not checked"
 
 
-def _side(evaluation: Evaluation, node: Node, model: Model
-          ) -> tuple[np.ndarray, np.ndarray | None, Deriv | None]:
-    """A side's value, and its finite differences when it is a derivative."""
+def _side(evaluation: Evaluation, node: Node, model: Model, numeric: bool = True
+          ) -> tuple[np.ndarray, Numeric | None, Deriv | None]:
+    """A side's value, and its finite differences (with their estimated errors) when it is a
+    derivative and ``numeric`` is asked for."""
     target = node
     positions = None
     while isinstance(target, Sym) and target.name in model.definitions:
@@ -436,21 +469,28 @@ def _side(evaluation: Evaluation, node: Node, model: Model
     if isinstance(target, Index) and isinstance(target.arg, Deriv):
         positions, target = target, target.arg
     if isinstance(target, Deriv):
-        tape, numbers = evaluation.derivative_with_numeric(target)
+        if numeric:
+            tape, numbers = evaluation.derivative_with_numeric(target)
+        else:
+            tape, numbers = evaluation.derivative(target)
         if positions is not None:
             where = evaluation.position(tape.shape, positions)
-            return np.asarray(tape[where]), np.asarray(numbers[where]), target
+            return (np.asarray(tape[where]),
+                    None if numbers is None else numbers.select(where), target)
         return tape, numbers, target
     return evaluation.value(node), None, None
 
 
 def _check_link(model: Model, link: Link, draws: list[dict[str, np.ndarray]],
                 batch: int | None, source: str) -> Check | str:
+    """The link judged on every draw: the first draw where it fails, else the first where its
+    outcome is not a plain pass (a kink, an unreliable numeric reference), else the draw whose
+    comparisons came closest to their tolerances."""
     left, right = link.left.node, link.right.node
     assert left is not None and right is not None
     label = f"{left} = {right}"
     model.steps = 0
-    worst: Check | None = None
+    chosen: Check | None = None
     for arrays in draws:
         try:
             check = run_safely(_judge_draw, model, left, right, arrays, batch, label)
@@ -460,10 +500,16 @@ def _check_link(model: Model, link: Link, draws: list[dict[str, np.ndarray]],
             return _shape_check(model, link, failure, arrays, batch, label)
         if not check.passed:
             return check
-        if worst is None or (check.tape_vs_formula or 0) >= (worst.tape_vs_formula or 0):
-            worst = check
-    assert worst is not None
-    return worst
+        if chosen is None or (chosen.outcome == "pass" and (
+                check.outcome != "pass" or _closeness(check) >= _closeness(chosen))):
+            chosen = check
+    assert chosen is not None
+    return chosen
+
+
+def _closeness(check: Check) -> float:
+    return max(check.tape_vs_formula or 0.0, check.tape_vs_numeric or 0.0,
+               check.formula_vs_numeric or 0.0)
 
 
 def _judge_draw(model: Model, left: Node, right: Node, arrays: dict[str, np.ndarray],
@@ -472,10 +518,12 @@ def _judge_draw(model: Model, left: Node, right: Node, arrays: dict[str, np.ndar
     base = Evaluation(model, arrays)
     container = Binary("+", left, right)
     ranges = [range(base.index_range(letter, container)) for letter in free]
+    combinations = list(itertools.product(*ranges))
     cache: dict = {}
     values: dict[str, list] = {"lv": [], "ln": [], "rv": [], "rn": []}
     derivs: list[Deriv | None] = [None, None]
-    for combination in itertools.product(*ranges):
+    evaluation = base
+    for combination in combinations:
         evaluation = Evaluation(model, arrays, env=dict(zip(free, combination)), cache=cache)
         lv, ln, ld = _side(evaluation, left, model)
         rv, rn, rd = _side(evaluation, right, model)
@@ -484,35 +532,41 @@ def _judge_draw(model: Model, left: Node, right: Node, arrays: dict[str, np.ndar
         values["ln"].append(ln)
         values["rv"].append(rv)
         values["rn"].append(rn)
-    def stack(key: str) -> np.ndarray | None:
-        items = values[key]
-        if any(item is None for item in items):
-            return None
+    shape = tuple(len(r) for r in ranges)
+
+    def stack(items: list[Any]) -> np.ndarray:
         if not free:
             return np.asarray(items[0], dtype=np.float64)
-        shape = tuple(len(r) for r in ranges)
         return np.asarray(items, dtype=np.float64).reshape(shape + np.shape(items[0]))
-    lv, ln, rv, rn = stack("lv"), stack("ln"), stack("rv"), stack("rn")
-    assert lv is not None and rv is not None
-    loss = 1.0
-    for d in derivs:
-        if d is not None:
-            loss = max(loss, float(np.max(np.abs(evaluation.value(d.of)))))
+
+    def stack_numeric(items: list[Numeric | None]) -> Numeric | None:
+        present = [item for item in items if item is not None]
+        if len(present) != len(items):
+            return None
+        return present[0] if not free else Numeric.stack(present, shape)
+
+    lv, rv = stack(values["lv"]), stack(values["rv"])
+    ln, rn = stack_numeric(values["ln"]), stack_numeric(values["rn"])
+    sides32 = [_in_float32(model, left, right, sample, free, combinations, stack)
+               for sample in _float32_samples(arrays)]
     if ln is not None or rn is not None:
         truth_left = ln is not None
         truth, numeric, formula = (lv, ln, rv) if truth_left else (rv, rn, lv)
+        pairs32 = [None if s is None else (s if truth_left else s[::-1]) for s in sides32]
         deriv = derivs[0] if truth_left else derivs[1]
-        assert deriv is not None
+        assert deriv is not None and numeric is not None
         is_input = isinstance(deriv.wrt, Sym) and deriv.wrt.name not in model.definitions
         kind = "gradient" if is_input else "step"
         formula = _broadcast_number(formula, truth)
         wrt = str(deriv.wrt)
         of_size = evaluation.value(deriv.of).size
-        if of_size > 1 and formula.ndim == 2 and formula.shape[0] == formula.shape[1] == \
-                truth.size and truth.shape == numeric.shape and truth.size > 1:
-            # the element-wise derivative written as its (diagonal) Jacobian
-            truth, numeric = np.diag(truth.reshape(-1)), np.diag(numeric.reshape(-1))
-        check = judge(wrt, kind, formula, truth, numeric, tolerances(loss), batch)
+        diagonal = (of_size > 1 and formula.ndim == 2 and formula.shape[0] == formula.shape[1]
+                    == truth.size and truth.shape == numeric.shape and truth.size > 1)
+        if diagonal:  # the element-wise derivative written as its (diagonal) Jacobian
+            truth, numeric = np.diag(truth.reshape(-1)), numeric.diag()
+        spread = _spread_of(truth, formula, pairs32, diagonal)
+        wrt_values = None if free else evaluation.value(deriv.wrt)
+        check = judge(wrt, kind, formula, truth, numeric, spread, batch, wrt_values)
         check.target = label
         if check.diagnosis is not None:
             message = check.diagnosis.message.replace(f"∂J/∂{wrt}", str(deriv))
@@ -526,9 +580,57 @@ def _judge_draw(model: Model, left: Node, right: Node, arrays: dict[str, np.ndar
     else:
         lv = _broadcast_number(lv, rv)
         rv = _broadcast_number(rv, lv)
-        check = judge(label, "claim", lv, rv, None, tolerances(loss), batch)
-    check.__dict__["_loss"] = loss
+        spread = _spread_of(rv, lv, [None if s is None else s[::-1] for s in sides32], False)
+        check = judge(label, "claim", lv, rv, None, spread, batch)
     return check
+
+
+def _float32_samples(arrays: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """The draw in float32, and once more with every input one ulp up (one sample alone can
+    cancel exactly), as the verifier measures a derivation's round-off spread."""
+    low = {k: v.astype(np.float32) for k, v in arrays.items()}
+    return [low, {k: np.nextafter(v, np.float32(np.inf)) for k, v in low.items()}]
+
+
+def _in_float32(model: Model, left: Node, right: Node, sample: dict[str, np.ndarray],
+                free: list[str], combinations: list[tuple[int, ...]], stack: Any
+                ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Both sides (derivatives from the tape only) computed in float32; None when that fails
+    in any way (then no spread is used). Its work is not counted in the writeup's budget."""
+    steps, total = model.steps, model.total_steps
+    cache: dict = {}
+    try:
+        with np.errstate(all="ignore"):
+            sides: list[list[np.ndarray]] = [[], []]
+            for combination in combinations:
+                evaluation = Evaluation(model, sample, env=dict(zip(free, combination)),
+                                        cache=cache)
+                for i, node in enumerate((left, right)):
+                    sides[i].append(_side(evaluation, node, model, numeric=False)[0])
+            return stack(sides[0]), stack(sides[1])
+    except (Exception, ShapeFailure, NotUnderstood):
+        return None
+    finally:
+        model.steps, model.total_steps = steps, total
+
+
+def _spread_of(truth: np.ndarray, formula: np.ndarray,
+               pairs32: list[tuple[np.ndarray, np.ndarray] | None], diagonal: bool
+               ) -> np.ndarray | None:
+    """The verifier's round-off spread of a link: per element, |float32 − float64| of the
+    truth side plus that of the other side, the largest over the float32 samples."""
+    if formula.shape != truth.shape:  # a shape failure: nothing to allow for
+        return None
+    spreads = []
+    for pair in pairs32:
+        if pair is None:
+            continue
+        truth32, formula32 = pair
+        if diagonal:
+            truth32 = np.diag(np.asarray(truth32).reshape(-1))
+        formula32 = _broadcast_number(np.asarray(formula32, np.float64), truth)
+        spreads.append(_add(_spread(truth, truth32), _spread(formula, formula32)))
+    return _largest(*spreads)
 
 
 def _broadcast_number(value: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -592,4 +694,4 @@ def _shape_check(model: Model, link: Link, failure: ShapeFailure, arrays: dict[s
             is_input = isinstance(target.wrt, Sym) and target.wrt.name not in \
                 model.definitions
             kind = "gradient" if is_input else "step"
-    return Check(label, kind, False, diagnosis=Diagnosis("shape", message))
+    return Check(label, kind, False, outcome="fail", diagnosis=Diagnosis("shape", message))

@@ -2,8 +2,10 @@
 
 Writeups produce the verifier's own report types (:class:`~autograd_lite.verify.Check`,
 :class:`~autograd_lite.verify.DerivationReport`), extended with where each check stands in the
-file, and are judged by the verifier's criteria and diagnoses. Everything that depends on the
-verifier's internals is in :func:`judge`, so that it can be re-pointed at another judging core.
+file, and are judged by the verifier's own judging core (:func:`autograd_lite.verify.judge` and
+:func:`~autograd_lite.verify.judge_claim`): the same element-wise criterion, the same estimated
+finite-difference errors, the same outcomes and diagnoses. :func:`judge` only adapts a link's
+two sides to it.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from autograd_lite.diagnosis import Diagnosis, diagnose, relative_error
-from autograd_lite.verify import Check, DerivationReport, tolerances_for
+from autograd_lite.checking import MAX_LEVELS, ROUNDOFF_FACTOR
+from autograd_lite.verify import UNIT, Check, DerivationReport, judge_claim
+from autograd_lite.verify import judge as judge_target
+from autograd_lite.writeup.model import Numeric
 
 
 @dataclass
@@ -52,65 +56,30 @@ class WriteupReport(DerivationReport):
         return data
 
 
-def tolerances(loss_value: float) -> dict[str, float]:
-    """The verifier's tolerances (float64) for a loss of this size."""
-    return tolerances_for(np.dtype(np.float64), loss_value)
+def tolerances() -> dict[str, float]:
+    """The constants of the verifier's method (the ``tolerances`` of a derivation's report)."""
+    return {"unit_roundoff": UNIT, "roundoff_factor": ROUNDOFF_FACTOR,
+            "first_step": UNIT ** (1 / 3), "max_levels": MAX_LEVELS}
 
 
-def judge(target: str, kind: str, formula: Any, truth: Any, numeric: Any | None,
-          tol: dict[str, float], batch: int | None = None) -> Check:
-    """Judge one link. With ``numeric`` (the truth is a derivative: ``truth`` from the tape,
-    ``numeric`` from finite differences) as the verifier judges a gradient; without, as it
-    judges a claim (``formula`` = left side, ``truth`` = right side)."""
+def judge(target: str, kind: str, formula: Any, truth: Any, numeric: Numeric | None,
+          spread: np.ndarray | None, batch: int | None = None,
+          values: np.ndarray | None = None) -> Check:
+    """Judge one link by the verifier's own core. With ``numeric`` (the truth is a derivative:
+    ``truth`` from the tape, ``numeric`` its finite differences with their estimated errors)
+    exactly as :func:`autograd_lite.verify.judge` judges a gradient or step (``formula`` the
+    other side; outcomes pass, fail, kink, unreliable); without, as
+    :func:`autograd_lite.verify.judge_claim` judges a claim (``formula`` = left side, ``truth``
+    = right side). ``spread`` is the measured float32-vs-float64 difference of the two sides
+    (the round-off allowance of ill-conditioned elements); ``values`` the values of the
+    variable differentiated by (to recognise σ(1 − z) for 1 − σ(z))."""
     formula = np.asarray(formula, dtype=np.float64)
     truth = np.asarray(truth, dtype=np.float64)
+    if spread is not None and np.shape(spread) != truth.shape:
+        spread = None
     if numeric is None:
-        if formula.shape != truth.shape:
-            return Check(target, kind, False, lhs=formula, rhs=truth, diagnosis=Diagnosis(
-                "shape", f"the sides have shapes {formula.shape} and {truth.shape}"))
-        error = relative_error(formula, truth)
-        check = Check(target, kind, bool(error <= tol["exact"]), lhs=formula, rhs=truth)
-        if not check.passed:
-            check.diagnosis = diagnose(formula, truth, "x", batch)
-            check.diagnosis.message = (f"the sides differ (relative error {error:.3g}): "
-                                       + _claim_words(check.diagnosis.message))
-            _numbers(check, formula, truth)
-        return check
-    numeric = np.asarray(numeric, dtype=np.float64)
-    tape_vs_numeric = relative_error(truth, numeric)
-    if formula.shape != truth.shape:
-        return Check(target, kind, False, None, tape_vs_numeric, None,
-                     diagnose(formula, truth, target, batch))
-    check = Check(target, kind, True, relative_error(formula, truth), tape_vs_numeric,
-                  relative_error(formula, numeric))
-    check.passed = bool(check.tape_vs_formula <= tol["exact"]
-                        and tape_vs_numeric <= tol["numeric"]
-                        and check.formula_vs_numeric <= tol["numeric"])
-    if not check.passed:
-        if tape_vs_numeric > tol["numeric"] and check.formula_vs_numeric <= tol["numeric"]:
-            check.diagnosis = Diagnosis(
-                "unknown", f"the formula for {target} agrees with finite differences but the "
-                "tape does not: a non-differentiable point, or a wrong VJP in a registered op")
-        else:
-            check.diagnosis = diagnose(formula, truth, target, batch)
-            _numbers(check, formula, truth)
-    return check
-
-
-def _numbers(check: Check, formula: np.ndarray, truth: np.ndarray) -> None:
-    """Two single numbers are always a constant factor apart: say what they are instead."""
-    if truth.size == 1 and check.diagnosis is not None and check.diagnosis.kind == "scale":
-        check.diagnosis = Diagnosis(
-            "unknown", f"{float(formula.reshape(-1)[0]):.10g} where "
-            f"{float(truth.reshape(-1)[0]):.10g} is right (at one draw of the inputs). "
-            "Check that step of the derivation (a function confused with another, such as "
-            "σ(1 − z) for 1 − σ(z)?).")
-
-
-def _claim_words(message: str) -> str:
-    """The diagnosis of a claim speaks of the left side against the right side."""
-    return (message.replace("∂J/∂x has", "the left side has")
-            .replace("∂J/∂x is", "the left side is")
-            .replace("∂J/∂x differs", "the left side differs")
-            .replace("the formula", "the left side").replace("the gradient", "the right side")
-            .replace("truth", "right side"))
+        return judge_claim(target, formula, truth, spread, batch)
+    if values is not None and np.shape(values) != truth.shape:
+        values = None
+    return judge_target(target, kind, formula, truth, spread, numeric.estimate, numeric.taylor,
+                        batch, values)

@@ -6,17 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from autograd_lite.verify import WRITEUP_SUFFIXES, is_writeup
 from autograd_lite.writeup.judging import WriteupReport
 
-WRITEUP_SUFFIXES = (".md", ".markdown", ".tex")
+__all__ = ["WRITEUP_SUFFIXES", "is_writeup", "markdown_section", "not_checked_lines",
+           "writeup_files"]
+
 MARKS = {"passed": "✅ passed", "failed": "❌ failed", "not checked": "⚪ not checked",
          "partly checked": "◐ partly checked", "definition": "definition",
          "declaration": "declaration", "sizes": "sizes"}
-
-
-def is_writeup(path: str | Path) -> bool:
-    """A Markdown or LaTeX file (checked as a writeup, not run as Python)."""
-    return Path(path).suffix.lower() in WRITEUP_SUFFIXES
 
 
 def writeup_files(folder: str | Path) -> list[Path]:
@@ -44,8 +42,10 @@ def markdown_section(report: WriteupReport) -> str:
     """The writeup's equations in order, each marked passed, failed (the diagnosis underneath)
     or not checked (the reason underneath)."""
     lines = [f"## {report.name}", ""]
-    if report.file:
-        lines += [f"File: `{report.file}`", ""]
+    status = report.outcome.upper()
+    where = f"File: `{report.file}` — " if report.file else ""
+    lines += [f"{where}**{status}** (a writeup, checked as written: {len(report.checks)} "
+              f"checks, {len(report.not_checked)} not checked)", ""]
     if report.error:
         return "\n".join(lines + [f"Could not be checked: {report.error}", ""])
     by_line_checks: dict[int, list] = {}
@@ -70,6 +70,9 @@ def markdown_section(report: WriteupReport) -> str:
                 if not check.passed and check.diagnosis is not None:
                     lines.append(f"  - ❌ line {number}, `{check.target}`: "
                                  f"[{check.diagnosis.kind}] {check.diagnosis.message}")
+                elif check.outcome in ("kink", "unreliable") and check.reason:
+                    lines.append(f"  - ✅ line {number}, `{check.target}` "
+                                 f"({check.outcome.upper()}, not a failure): {check.reason}")
             for item in by_line_skipped.get(number, []):
                 lines.append(f"  - ⚪ line {number}, not checked: {item['reason']}")
         lines.append("")
