@@ -29,7 +29,7 @@ from autograd_lite.errors import (
     SignatureError,
 )
 from autograd_lite.modes import current_mode
-from autograd_lite.tensor import NO_SETTINGS, Node, Tensor, _new_tensor, tick
+from autograd_lite.tensor import NO_SETTINGS, Node, Tensor, _new_tensor, guard_leaf, tick
 
 VJP = Callable[..., Any]
 JVP = Callable[..., Any]
@@ -291,7 +291,7 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
     """Run ``op`` forward on ``args`` and, when needed, record it on the tape."""
     arrays = []
     parents = []
-    has_tensor = tracked = False
+    has_tensor = tracked = unguarded = False
     for arg in args:
         if type(arg) is Tensor:
             has_tensor = True
@@ -300,12 +300,21 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
             if node is None:
                 parents.append(arg)
                 tracked = tracked or arg._requires_grad
+                unguarded = unguarded or not arg._guarded
             else:
                 parents.append(node)
                 tracked = True
         else:
             arrays.append(arg)
             parents.append(arg)
+            unguarded = unguarded or isinstance(arg, np.ndarray)
+    if tracked and (unguarded or attrs) and current_mode().grad_enabled:
+        # About to record: what the node keeps must be private (docs/integrity.md).
+        if unguarded:
+            arrays = parents = None  # (dropped first: guard_leaf counts references)
+            arrays, parents = _guard(op, args)
+        if attrs:
+            attrs = _private_settings(attrs)
     arrays = tuple(arrays)  # what the forward is called with, and what the node may keep
     try:
         out = op.forward(*arrays, **attrs) if attrs else op.forward(*arrays)
@@ -320,6 +329,8 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
         return out
     if type(out) is not np.ndarray:
         out = np.asarray(out)
+        if out.dtype.kind not in "fiub":
+            raise _unsupported_result(op, arrays, out)
     mode, dtype = current_mode(), out.dtype
     # (float64 by identity first: reading dtype.kind costs as much as the rest of this test)
     if tracked and mode.grad_enabled and (dtype is FLOAT64 or dtype.kind == "f"):
@@ -353,9 +364,59 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
         tensor._node = node
         tensor._requires_grad = False
         return tensor
+    if dtype.kind not in "fiub":  # complex (x + 1j): no tensor may hold it
+        raise _unsupported_result(op, arrays, out)
     if mode.anomaly and dtype.kind == "f":
         check_finite(out, f"forward of op '{op.name}' (created at {user_origin()})", arrays)
+    if out.base is not None and out.flags.writeable:  # a view: of a leaf's array, maybe
+        out = out.view()
+        out.flags.writeable = False
     return _new_tensor(out, None)
+
+
+def _guard(op: Op, args: tuple[Any, ...]) -> tuple[list[Any], list[Any]]:
+    """The operands of an op about to be recorded, made private: a leaf whose array someone
+    else can write takes a copy (``guard_leaf``), and a NumPy array operand that the VJP reads
+    is copied. Then no write outside the tape can change what it saved."""
+    arrays, parents = [], []
+    for arg in args:
+        if type(arg) is Tensor:
+            if arg._node is None:
+                if not arg._guarded:
+                    guard_leaf(arg)
+                parents.append(arg)
+            else:
+                parents.append(arg._node)
+            arrays.append(arg._data)
+        else:
+            if op.saves_inputs and isinstance(arg, np.ndarray):
+                arg = np.array(arg)
+            arrays.append(arg)
+            parents.append(arg)
+    return arrays, parents
+
+
+def _private_settings(attrs: Any) -> Any:
+    """The settings with their arrays copied (an index array the user may change later)."""
+    for value in attrs.values():
+        if isinstance(value, np.ndarray) or (type(value) is tuple and any(
+                isinstance(v, np.ndarray) for v in value)):
+            break
+    else:
+        return attrs
+    return {key: np.array(value) if isinstance(value, np.ndarray) else
+            tuple(np.array(v) if isinstance(v, np.ndarray) else v for v in value)
+            if type(value) is tuple else value for key, value in attrs.items()}
+
+
+def _unsupported_result(op: Op, arrays: Sequence[Any], out: np.ndarray) -> DTypeError:
+    kind = "complex" if out.dtype.kind == "c" else str(out.dtype)
+    inputs = "; ".join(describe_operand(a) for a in arrays)
+    return DTypeError(
+        f"{op.name}: the result is {kind} (dtype {out.dtype}; inputs: {inputs}). Tensors hold "
+        "real numbers only: a complex number (such as 1j) or a complex array in an operand "
+        "makes the result complex, and its graph would be lost. Keep the real and imaginary "
+        "parts as two real tensors.")
 
 
 # ------------------------------------------------------------------------------ error messages
