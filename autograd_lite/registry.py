@@ -50,6 +50,17 @@ _UFUNC_KEYWORDS = frozenset({"out", "where", "dtype", "casting", "order", "subok
                              "extobj"})
 
 
+class _OpDoc:
+    """``op.__doc__``: each op's own text (its math, inputs and settings), so ``help(al.exp)``
+    and ``inspect.getdoc`` describe the op; ``Op.__doc__`` stays the class's."""
+
+    def __init__(self, class_doc: str | None) -> None:
+        self.class_doc = class_doc
+
+    def __get__(self, op: Op | None, owner: type | None = None) -> str | None:
+        return self.class_doc if op is None else op.help_text()
+
+
 class Op:
     """A registered primitive: ``forward(*arrays, **attrs)`` and its vector-Jacobian product.
 
@@ -73,7 +84,8 @@ class Op:
 
     __slots__ = ("arity", "builtin", "doc", "explain", "family", "forward", "inputs", "jvp",
                  "jvps", "name", "positional", "required", "residual", "saves_inputs",
-                 "saves_output", "settings", "signature", "takes_any_setting", "vjp", "vjps")
+                 "saves_output", "sequence", "settings", "signature", "takes_any_setting",
+                 "vjp", "vjps")
 
     def __init__(self, name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP | None],
                  residual: bool = False, doc: str | None = None,
@@ -120,7 +132,54 @@ class Op:
         self.explain = explain
         self.builtin = builtin
         self.family = family  # how `autograd-lite ops` groups it ("element-wise", "linalg", ...)
+        self.sequence = False  # inputs given as one sequence (see take_sequence)
         self._read_signature(forward, inputs)
+
+    def take_sequence(self) -> None:
+        """Make an op with variadic inputs take them as one sequence, as NumPy's ``stack`` and
+        ``concatenate`` do: ``stack([a, b], axis=0)`` (still one node, one input per array)."""
+        if self.arity >= 0 or self.signature is None:
+            raise RegistryError(f"'{self.name}': only an op whose forward takes *inputs can take "
+                                "them as a sequence")
+        self.sequence = True
+        settings = [p for p in self.signature.parameters.values()
+                    if p.kind is p.KEYWORD_ONLY]
+        self.positional = tuple(p.name for p in settings)
+        P = inspect.Parameter
+        self.signature = inspect.Signature(
+            [P("arrays", P.POSITIONAL_ONLY)]
+            + [p.replace(kind=P.POSITIONAL_OR_KEYWORD) for p in settings])
+
+    # (what makes help(op) and inspect treat an op as the function it is: pydoc documents a
+    # "method descriptor" with its __name__, signature and __doc__)
+    __doc__ = _OpDoc(__doc__)  # type: ignore[assignment]
+
+    @property
+    def __name__(self) -> str:
+        return self.name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Op:
+        return self  # as a class attribute, an op stays the same op (no binding)
+
+    def help_text(self) -> str:
+        """What ``help(op)`` shows under the signature: the math and the arguments."""
+        forward, _, gradient = (self.doc or "").partition("  ·  ")
+        if forward and gradient:
+            lines = [f"{forward.strip()}, differentiable (an autograd_lite op).", "",
+                     f"Forward:   {forward.strip()}",
+                     f"Gradient:  {gradient.strip()}   (g: the gradient with respect to the "
+                     "output)"]
+        else:
+            lines = [self.doc or f"The autograd_lite op '{self.name}'."]
+        if self.sequence:
+            inputs = "arrays, a sequence (list or tuple) of tensors or arrays"
+        else:
+            inputs = ", ".join(self.inputs) or "none"
+        names = self.signature.parameters if self.signature is not None else ()
+        settings = ", ".join(n for n in names if n in self.settings) or "none"
+        lines += ["", f"Inputs (tensors, arrays or numbers; differentiated): {inputs}.",
+                  f"Settings (by keyword, or by position after the inputs): {settings}."]
+        return "\n".join(lines)
 
     def _read_signature(self, forward: Callable[..., Any], count: int | None) -> None:
         """Split the forward's parameters into inputs and settings (see :meth:`bind`): the
@@ -190,6 +249,8 @@ class Op:
         taken by keyword or, after the inputs, by position: ``sum(x, 0)`` is
         ``sum(x, axis=0)``. Anything else is refused with the op's signature.
         """
+        if self.sequence:
+            return self._bind_sequence(args, kwargs)
         if self.arity < 0:  # variadic inputs: settings only by keyword
             inputs, extra = args, ()
         else:
@@ -227,6 +288,41 @@ class Op:
             absent = ", ".join(sorted(self.required - attrs.keys()))
             raise self._refusal(f"missing setting(s) {absent}")
         return tuple(filled), attrs
+
+    def _bind_sequence(self, args: tuple[Any, ...], kwargs: dict[str, Any]
+                       ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """``op(arrays, *settings, **settings)``: the sequence's items are the inputs."""
+        kwargs = dict(kwargs)
+        if args:
+            sequence, extra = args[0], args[1:]
+            if "arrays" in kwargs:
+                raise self._refusal("got two values for 'arrays'")
+        elif "arrays" in kwargs:
+            sequence, extra = kwargs.pop("arrays"), ()
+        else:
+            raise self._refusal("missing the sequence of arrays")
+        if any(isinstance(e, (Tensor, np.ndarray)) for e in extra):
+            raise self._refusal(f"takes the arrays as one sequence, as NumPy does: "
+                                f"{self.name}([a, b], axis=0), not {self.name}(a, b)")
+        if not isinstance(sequence, (list, tuple, Tensor, np.ndarray)):
+            raise self._refusal(f"takes a sequence (a list or tuple) of arrays, got "
+                                f"{type(sequence).__name__}")
+        items = tuple(sequence)
+        if not items:
+            raise self._refusal("needs at least one array")
+        if len(extra) > len(self.positional):
+            raise self._refusal(f"takes at most {len(self.positional)} setting(s) after the "
+                                f"arrays, but {len(extra)} were given")
+        attrs = dict(zip(self.positional, extra))
+        for key, value in kwargs.items():
+            if key in attrs:
+                raise self._refusal(f"got two values for '{key}'")
+            if key not in self.settings:
+                raise self._refusal(f"'{key}=' is a NumPy ufunc option that a tape cannot "
+                                    "record; call the op without it" if key in _UFUNC_KEYWORDS
+                                    else f"got an unexpected argument '{key}'")
+            attrs[key] = value
+        return items, attrs
 
     def _refusal(self, why: str) -> SignatureError:
         shown = f"{self.name}{self.signature}" if self.signature is not None else self.name

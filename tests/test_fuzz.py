@@ -69,8 +69,8 @@ APPLY: dict[str, Callable[..., Any]] = {
     "broadcast_to": lambda x, shape: al.broadcast_to(x, shape=shape),
     "getitem": lambda x, index: al.getitem(x, index=index),
     "scatter_add": lambda x, index, shape: al.scatter_add(x, index=index, shape=shape),
-    "stack": lambda a, b, axis: al.stack(a, b, axis=axis),
-    "concatenate": lambda a, b, axis: al.concatenate(a, b, axis=axis),
+    "stack": lambda a, b, axis: al.stack([a, b], axis=axis),
+    "concatenate": lambda a, b, axis: al.concatenate([a, b], axis=axis),
 }
 NOT_SMOOTH = {"abs", "relu", "max", "min"}
 
