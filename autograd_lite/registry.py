@@ -147,7 +147,7 @@ class Op:
         self.positional = tuple(p.name for p in settings)
         P = inspect.Parameter
         self.signature = inspect.Signature(
-            [P("arrays", P.POSITIONAL_ONLY)]
+            [P("arrays", P.POSITIONAL_OR_KEYWORD)]
             + [p.replace(kind=P.POSITIONAL_OR_KEYWORD) for p in settings])
 
     # (what makes help(op) and inspect treat an op as the function it is: pydoc documents a
