@@ -29,7 +29,15 @@ from autograd_lite.errors import (
     SignatureError,
 )
 from autograd_lite.modes import current_mode
-from autograd_lite.tensor import NO_SETTINGS, Node, Tensor, _new_tensor, guard_leaf, tick
+from autograd_lite.tensor import (
+    NO_SETTINGS,
+    Node,
+    Tensor,
+    _frozen,
+    _new_tensor,
+    guard_leaf,
+    tick,
+)
 
 VJP = Callable[..., Any]
 JVP = Callable[..., Any]
@@ -46,6 +54,8 @@ _NOTHING_SAVED = tuple((None,) * n for n in range(8))
 _new_object = object.__new__  # (read once here: object.__new__ is an attribute lookup per call)
 _MISSING = object()  # an input not (yet) given, while binding a call
 # A ufunc's own options, which mean nothing on a tape (the output array, a mask, a cast).
+# The built-ins whose settings may hold an array (an index), copied when recorded.
+_ARRAY_SETTINGS = frozenset({"getitem", "scatter_add"})
 _UFUNC_KEYWORDS = frozenset({"out", "where", "dtype", "casting", "order", "subok", "signature",
                              "extobj"})
 
@@ -409,7 +419,7 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
         if unguarded:
             arrays = parents = None  # (dropped first: guard_leaf counts references)
             arrays, parents = _guard(op, args)
-        if attrs:
+        if attrs and (not op.builtin or op.name in _ARRAY_SETTINGS):
             attrs = _private_settings(attrs)
     arrays = tuple(arrays)  # what the forward is called with, and what the node may keep
     try:
@@ -485,7 +495,7 @@ def _guard(op: Op, args: tuple[Any, ...]) -> tuple[list[Any], list[Any]]:
                 parents.append(arg._node)
             arrays.append(arg._data)
         else:
-            if op.saves_inputs and isinstance(arg, np.ndarray):
+            if op.saves_inputs and isinstance(arg, np.ndarray) and not _frozen(arg):
                 arg = np.array(arg)
             arrays.append(arg)
             parents.append(arg)

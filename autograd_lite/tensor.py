@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 CLOCK = itertools.count(1)
 tick = CLOCK.__next__  # the next tick
 LAST_MUTATION = [0]
+_getrefcount = sys.getrefcount
 
 _KIND_NAMES = {"c": "complex", "O": "object", "U": "string", "S": "bytes", "V": "structured",
                "M": "datetime", "m": "timedelta"}
@@ -204,7 +205,7 @@ class Tensor:
             array = self._data
             # (references: the slot, `array` and getrefcount's argument; any more means a
             # graph, a view or the user still holds it)
-            if sys.getrefcount(array) > 3 and array.flags.writeable:
+            if _getrefcount(array) > 3 and array.flags.writeable:
                 self._data = array.copy()
         return self._data
 
@@ -587,7 +588,7 @@ def guard_leaf(tensor: Tensor) -> None:
     all the way down is shared as it is (the zero-copy path for large constant data)."""
     array = tensor._data
     # (references here: the slot, `array`, getrefcount's argument)
-    if (array.base is not None or sys.getrefcount(array) > 3) and not _frozen(array):
+    if (array.base is not None or _getrefcount(array) > 3) and not _frozen(array):
         tensor._data = array.copy()
     tensor._guarded = True
 
