@@ -203,9 +203,9 @@ class Tensor:
         if self._guarded:  # handed out: no longer private
             self._guarded = False
             array = self._data
-            # (references: the slot, `array` and getrefcount's argument; any more means a
-            # graph, a view or the user still holds it)
-            if _getrefcount(array) > 3 and array.flags.writeable:
+            # (more references than the slot's and this frame's: a graph, a view or the user
+            # still holds it)
+            if _getrefcount(array) > _PRIVATE and array.flags.writeable:
                 self._data = array.copy()
         return self._data
 
@@ -581,19 +581,29 @@ def _frozen(array: np.ndarray) -> bool:
         array = base
 
 
+def _references_of_a_private_array() -> int:
+    """What ``sys.getrefcount`` reports, in the code shape of ``guard_leaf`` and ``Tensor.data``,
+    for an array that only a tensor's slot holds (3 on CPython 3.11: the slot, the local name,
+    the call's argument). Measured once here, so an interpreter that counts differently cannot
+    make a shared array look private."""
+    tensor = _new_tensor(np.empty(1), None)
+    array = tensor._data
+    return _getrefcount(array)
+
+
 def guard_leaf(tensor: Tensor) -> None:
     """Make a leaf's array private before a recorded op keeps it: if anyone else holds it or a
     view of it (the array given to ``Tensor(a)``, an earlier ``t.data``, a view), the leaf
     takes a copy, so no write from outside can reach what the tape saved. A read-only array
     all the way down is shared as it is (the zero-copy path for large constant data)."""
     array = tensor._data
-    # (references here: the slot, `array`, getrefcount's argument)
-    if (array.base is not None or _getrefcount(array) > 3) and not _frozen(array):
+    if (array.base is not None or _getrefcount(array) > _PRIVATE) and not _frozen(array):
         tensor._data = array.copy()
     tensor._guarded = True
 
 
 NO_SETTINGS: Mapping[str, Any] = MappingProxyType({})
+_PRIVATE = _references_of_a_private_array()
 
 # (imported last: ops and the engine need Tensor, and Tensor's methods need them)
 from autograd_lite import engine, ops  # noqa: E402
