@@ -6,6 +6,7 @@ order in its target, 0**y, complex results, pickling and copying."""
 from __future__ import annotations
 
 import copy
+import inspect
 import pickle
 import pydoc
 import sys
@@ -73,6 +74,8 @@ def test_help_shows_the_signature_and_the_math() -> None:
     text = pydoc.render_doc(al.sum, renderer=pydoc.plaintext)
     assert "sum(x, axis=None, keepdims=False)" in text and "Settings" in text
     assert al.get_op("exp") is al.exp and al.exp.__name__ == "exp"
+    assert str(inspect.signature(al.stack)) == "(arrays, axis=0)"
+    assert "stack(arrays, axis=0)" in pydoc.render_doc(al.stack, renderer=pydoc.plaintext)
     assert "registered primitive" in al.Op.__doc__
 
 
