@@ -56,6 +56,7 @@ _MISSING = object()  # an input not (yet) given, while binding a call
 # A ufunc's own options, which mean nothing on a tape (the output array, a mask, a cast).
 # The built-ins whose settings may hold an array (an index), copied when recorded.
 _ARRAY_SETTINGS = frozenset({"getitem", "scatter_add"})
+_ndarray = np.ndarray  # (a global: read once per raw operand of every op)
 _UFUNC_KEYWORDS = frozenset({"out", "where", "dtype", "casting", "order", "subok", "signature",
                              "extobj"})
 
@@ -92,10 +93,10 @@ class Op:
     signature is the op's (see :meth:`bind`).
     """
 
-    __slots__ = ("arity", "builtin", "doc", "explain", "family", "forward", "inputs", "jvp",
-                 "jvps", "name", "positional", "required", "residual", "saves_inputs",
-                 "saves_output", "sequence", "settings", "signature", "takes_any_setting",
-                 "vjp", "vjps")
+    __slots__ = ("arity", "array_settings", "builtin", "doc", "explain", "family", "forward",
+                 "inputs", "jvp", "jvps", "name", "positional", "required", "residual",
+                 "saves_inputs", "saves_output", "sequence", "settings", "signature",
+                 "takes_any_setting", "vjp", "vjps")
 
     def __init__(self, name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP | None],
                  residual: bool = False, doc: str | None = None,
@@ -143,6 +144,8 @@ class Op:
         self.builtin = builtin
         self.family = family  # how `autograd-lite ops` groups it ("element-wise", "linalg", ...)
         self.sequence = False  # inputs given as one sequence (see take_sequence)
+        # whether a setting may hold an array (an index), copied when a call is recorded
+        self.array_settings = not builtin or name in _ARRAY_SETTINGS
         self._read_signature(forward, inputs)
 
     def take_sequence(self) -> None:
@@ -413,13 +416,13 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
         else:
             arrays.append(arg)
             parents.append(arg)
-            unguarded = unguarded or isinstance(arg, np.ndarray)
-    if tracked and (unguarded or attrs) and current_mode().grad_enabled:
+            unguarded = unguarded or isinstance(arg, _ndarray)
+    if tracked and (unguarded or op.array_settings) and current_mode().grad_enabled:
         # About to record: what the node keeps must be private (docs/integrity.md).
         if unguarded:
             arrays = parents = None  # (dropped first: guard_leaf counts references)
             arrays, parents = _guard(op, args)
-        if attrs and (not op.builtin or op.name in _ARRAY_SETTINGS):
+        if attrs and op.array_settings:
             attrs = _private_settings(attrs)
     arrays = tuple(arrays)  # what the forward is called with, and what the node may keep
     try:
