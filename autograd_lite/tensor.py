@@ -205,7 +205,10 @@ class Tensor:
             array = self._data
             # (more references than the slot's and this frame's: a graph, a view or the user
             # still holds it)
-            if _getrefcount(array) > _PRIVATE and array.flags.writeable:
+            if array.flags.writeable:
+                if _getrefcount(array) > _PRIVATE:
+                    self._data = array.copy()
+            elif self._requires_grad:  # a parameter shared read-only: updates need a copy
                 self._data = array.copy()
         return self._data
 

@@ -244,6 +244,19 @@ def test_the_sgd_update_after_backward_works_in_place_without_a_copy() -> None:
     assert losses[-1] < losses[0]
 
 
+def test_a_read_only_array_is_shared_without_a_copy_and_a_parameter_stays_updatable() -> None:
+    frozen = rng.standard_normal(3)
+    frozen.flags.writeable = False
+    c = al.Tensor(frozen)
+    W = al.Tensor(frozen, requires_grad=True)
+    loss = (W * c).sum()
+    assert c.data is frozen  # a constant read-only all the way down is shared as it is
+    loss.backward()
+    W.data -= 0.5 * W.grad  # the parameter moves to a writable copy of its own
+    np.testing.assert_allclose(W.data, frozen - 0.5 * frozen)
+    np.testing.assert_array_equal(c.data, frozen)
+
+
 def test_a_retained_graph_keeps_its_values_after_an_update() -> None:
     X = rng.standard_normal((4, 3))
     W = leaf(3, 2)
