@@ -141,7 +141,7 @@ def _pow_exponent_grad(g: Any, out: Any, x: Any, y: Any) -> Any:
     return g * out * log(x + (raw(x) == 0))
 
 
-pow = _elementwise("pow", "x^y  ·  g·y·x^(y−1), g·x^y·log x (0 where x = 0)", np.power,
+pow = _elementwise("pow", "x^y  ·  g·y·x^(y−1), g·x^y·log x", np.power,
                    _pow_base_grad,
                    _pow_exponent_grad, saves="both")
 
