@@ -8,6 +8,7 @@ shape and dtype by one shared helper (:func:`fit_gradient`, which undoes broadca
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from heapq import heappop, heappush, heappushpop
 from typing import Any
@@ -19,6 +20,11 @@ from autograd_lite.errors import GraphError, InplaceModificationError, RegistryE
 from autograd_lite.modes import current_mode, enter_grad_mode, restore_mode
 from autograd_lite.registry import check_finite
 from autograd_lite.tensor import LAST_MUTATION, Node, Tensor, _new_tensor, to_array
+
+# Held while a gradient is added into a leaf's (or a retained intermediate's) .grad: each
+# accumulation is atomic, as in PyTorch, so threads running backward() into shared leaves at
+# the same time give the exact sum.
+ACCUMULATION = threading.Lock()
 
 
 def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
@@ -80,28 +86,19 @@ def _add(total: Any, grad: Any) -> Any:
     return grad if total is None else total + grad
 
 
-def _check_not_mutated(node: Node) -> None:
-    """Refuse to backpropagate through ``node`` if an array its VJP reads (a saved input or
-    its saved output) was changed in place after the node recorded it."""
-    if node.out is not None and node.mutated_at > node.seq:
-        raise InplaceModificationError(
-            f"the output of {node.describe()} was modified in place after it was computed, and "
-            "its gradient is computed from that output. " + _INPLACE_ADVICE)
-    for position, (parent, saved) in enumerate(zip(node.parents, node.arrays)):
-        kind = type(parent)
-        if saved is None or (kind is not Node and kind is not Tensor):
-            continue
-        if (parent.mutated_at if kind is Node else parent._mutated_at) > node.seq:
-            what = parent.describe() if kind is Node else (
-                f"tensor '{parent.name}'" if parent.name else f"tensor of shape {parent.shape}")
+def _check_not_rebound(node: Node) -> None:
+    """Refuse to backpropagate from ``node`` into a leaf whose ``.data`` was rebound to an array
+    of another shape or dtype after the node was recorded: its gradient would be fitted to the
+    new array and be wrong. (In-place writes need no check: the arrays a graph keeps are
+    private, see ``Tensor.data``.)"""
+    for position, parent in enumerate(node.parents):
+        if type(parent) is Tensor and parent._rebound_at > node.seq:
+            what = f"tensor '{parent.name}'" if parent.name else "a leaf tensor"
             raise InplaceModificationError(
-                f"input {position} of {node.describe()} ({what}) was modified in place after "
-                "it was used, so the values saved for the backward pass are gone. "
-                + _INPLACE_ADVICE)
-
-
-_INPLACE_ADVICE = ("Update parameters after backward() (W.data -= lr * W.grad), or assign a new "
-                   "array (t.data = t.data - step) instead of changing it in place.")
+                f"input {position} of {node.describe()} ({what}) was rebound to an array of "
+                f"shape {parent.shape} and dtype {parent.dtype} after the graph was recorded, "
+                "so its gradient cannot fit it. Call backward() before changing a parameter's "
+                "shape or dtype, or build the graph again from the new values.")
 
 
 def _graph_inputs(node: Node) -> tuple[Any, ...]:
@@ -139,7 +136,7 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
             pending[node] = seed
             heappush(heap, (-node.seq, node))
     stored: set[int] = {id(seed) for _, seed in roots}
-    last_mutation = LAST_MUTATION[0]
+    last_rebinding = LAST_MUTATION[0]
     token = enter_grad_mode(create_graph)  # (set_grad_enabled's work, without its calls)
     try:
         anomaly = current_mode().anomaly
@@ -150,15 +147,17 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
                 if node in capture:
                     capture[node] = grad
             elif node.retains_grad:
-                node.grad = _add(node.grad, grad if create_graph else _owned(grad, stored))
+                kept = grad if create_graph else _owned(grad, stored)
+                with ACCUMULATION:
+                    node.grad = _add(node.grad, kept)
             if node.arrays is None:
                 raise GraphError(
                     f"backward through {node.describe()} a second time: its saved arrays were "
                     "freed by the first backward(). Pass retain_graph=True to the first call "
                     "if you need to backpropagate through the same graph again."
                 )
-            if last_mutation > node.seq:  # something changed in place since the forward
-                _check_not_mutated(node)
+            if last_rebinding > node.seq:  # a leaf's .data changed shape since the forward
+                _check_not_rebound(node)
             op, parents, attrs = node.op, node.parents, node.attrs
             if create_graph:
                 args = _graph_inputs(node)
@@ -226,14 +225,16 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
                 node = heappop(heap)[1] if heap else None
     finally:
         restore_mode(token)
-    for leaf, grad in leaves.items():
-        if capture is not None:
+    if capture is not None:
+        for leaf, grad in leaves.items():
             if leaf in capture:
                 capture[leaf] = grad
-            continue
-        if not create_graph and type(grad) is not Tensor:
-            grad = _owned(grad, stored)
-        leaf._grad = grad if leaf._grad is None else leaf._grad + grad
+        return
+    with ACCUMULATION:  # read, add, store: atomic, so concurrent passes lose nothing
+        for leaf, grad in leaves.items():
+            if not create_graph and type(grad) is not Tensor:
+                grad = _owned(grad, stored)
+            leaf._grad = grad if leaf._grad is None else leaf._grad + grad
 
 
 def _joint_gradients(node: Node, grad: Any, out: Any, args: tuple[Any, ...],

@@ -42,7 +42,8 @@ class GraphError(AutogradLiteError, RuntimeError):
 
 
 class InplaceModificationError(GraphError):
-    """An array saved for the backward pass was modified in place after the forward pass."""
+    """A change the recorded graph cannot follow: assigning ``.data`` of a computed tensor, or
+    rebinding a leaf's ``.data`` to another shape or dtype between forward and backward."""
 
 
 class AnomalyError(AutogradLiteError, FloatingPointError):
@@ -64,6 +65,17 @@ class ExpressionError(AutogradLiteError, ValueError):
 
 class GraphvizNotFoundError(AutogradLiteError, RuntimeError):
     """The system Graphviz ``dot`` executable is not on PATH."""
+
+
+# --------------------------------------------- integrity (no silent wrong results; issue 17)
+class ArrayConversionError(GraphError):
+    """``np.asarray(t)``, ``np.array(t)`` or ``t.numpy()`` on a tensor that is part of a graph
+    (it requires grad or has history): the array would silently leave the graph. Read values
+    with ``t.data`` or ``t.detach().numpy()``."""
+
+
+class AxisError(InputIndexError):
+    """An ``axis`` that is not an integer, is out of range for the array, or is repeated."""
 
 
 class GradcheckWarning(UserWarning):

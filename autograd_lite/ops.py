@@ -18,12 +18,19 @@ never to ``g``, ``out`` or an input.
 from __future__ import annotations
 
 import builtins
+import operator
 import warnings
 from typing import Any
 
 import numpy as np
 
-from autograd_lite.errors import InputIndexError, InputValueError, ShapeError, TargetWarning
+from autograd_lite.errors import (
+    AxisError,
+    InputIndexError,
+    InputValueError,
+    ShapeError,
+    TargetWarning,
+)
 from autograd_lite.registry import broadcast_failure, register_op
 from autograd_lite.tensor import Tensor, raw
 
@@ -40,12 +47,34 @@ def _elementwise(name: str, math: str, forward: Any, *vjps: Any, saves: str,
 
 
 # --------------------------------------------------------------------------- shape helpers
-def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
-    """``axis`` (None, an int or a sequence) as a sorted tuple of non-negative axes."""
+def check_axis(axis: Any, ndim: int, op: str = "op") -> int:
+    """One ``axis`` of an array with ``ndim`` axes, checked and made non-negative: an integer
+    (a NumPy integer too; not a bool or a float) from −ndim to ndim − 1. Every op that takes an
+    axis checks it here, so a wrong one is an :class:`AxisError`, never wrapped or truncated."""
+    if type(axis) is int and -ndim <= axis < ndim:  # (the common case, first)
+        return axis + ndim if axis < 0 else axis
+    if isinstance(axis, (bool, np.bool_)) or not hasattr(axis, "__index__"):
+        raise AxisError(f"{op}: axis must be an integer, got {axis!r} "
+                        f"({type(axis).__name__})")
+    index = operator.index(axis)
+    if not -ndim <= index < ndim:
+        valid = f"{-ndim} to {ndim - 1}" if ndim else "none: the input is a scalar"
+        raise AxisError(f"{op}: axis {index} is out of range for an input with {ndim} axes "
+                        f"(valid: {valid})")
+    return index + ndim if index < 0 else index
+
+
+def _axes(axis: Any, ndim: int, op: str = "op") -> tuple[int, ...]:
+    """``axis`` (None, an int or a sequence of ints) as a sorted tuple of non-negative axes,
+    each checked by :func:`check_axis`; a repeated axis is refused."""
     if axis is None:
         return tuple(range(ndim))
-    items = axis if isinstance(axis, (tuple, list)) else (axis,)
-    return tuple(sorted(int(a) % ndim if ndim else int(a) for a in items))
+    if not isinstance(axis, (tuple, list)):
+        return (check_axis(axis, ndim, op),)
+    axes = tuple(sorted(check_axis(a, ndim, op) for a in axis))
+    if len(set(axes)) != len(axes):
+        raise AxisError(f"{op}: axis {tuple(axis)!r} repeats an axis")
+    return axes
 
 
 def _keep_reduced(g: Any, ndim: int, axis: Any, keepdims: bool) -> Any:
@@ -65,8 +94,10 @@ def _inverse_permutation(axes: Any, ndim: int) -> Any:
 
 def _reduce(ufunc: np.ufunc, doc: str) -> Any:
     """A reduction's forward: ``ufunc.reduce`` over ``axis`` (None: all axes)."""
+    name = {np.add: "sum", np.maximum: "max", np.minimum: "min"}.get(ufunc, ufunc.__name__)
+
     def forward(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
-        return ufunc.reduce(x, axis=None if axis is None else _axes(axis, np.ndim(x)),
+        return ufunc.reduce(x, axis=None if axis is None else _axes(axis, np.ndim(x), name),
                             keepdims=keepdims)
 
     forward.__doc__ = doc
@@ -109,10 +140,16 @@ def _pow_base_grad(g: Any, out: Any, x: Any, y: Any) -> Any:
     return g * y * x ** (y - 1)
 
 
+def _pow_exponent_grad(g: Any, out: Any, x: Any, y: Any) -> Any:
+    """d(x^y)/dy = x^y·log x; 0 where x = 0 (x^y is 0 there for y > 0, and log is taken of 1
+    instead of 0: as HIPS autograd, PyTorch and JAX)."""
+    return g * out * log(x + (raw(x) == 0))
+
+
 pow = _elementwise("pow", "x^y  ·  g·y·x^(y−1), g·x^y·log x", np.power,
                    _pow_base_grad,
-                   lambda g, out, x, y: g * out * log(x), saves="both",
-                   jvp=(_pow_base_grad, lambda t, out, x, y: t * out * log(x)))
+                   _pow_exponent_grad, saves="both",
+                   jvp=(_pow_base_grad, _pow_exponent_grad))
 
 
 # ----------------------------------------------------------------------- element-wise maps
@@ -215,7 +252,7 @@ def _extremum_jvp(t: Any, out: Any, x: Any, axis: Any = None, keepdims: bool = F
 
 def _mean(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
     """The arithmetic mean; refused over zero elements (it would be NaN)."""
-    axes = _axes(axis, np.ndim(x))
+    axes = _axes(axis, np.ndim(x), "mean")
     if any(np.shape(x)[a] == 0 for a in axes):
         raise InputValueError(f"mean: the mean over axis {axis} of an array of shape "
                               f"{np.shape(x)} averages zero elements and is undefined; check "
@@ -241,7 +278,7 @@ min = _op("min", "min x over axis  ·  g to the smallest (ties share)",
 
 def _logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
     """log Σ e^x, computed as m + log Σ e^(x − m) with m the maximum (no overflow)."""
-    axes = _axes(axis, x.ndim)
+    axes = _axes(axis, np.ndim(x), "logsumexp")
     m = np.max(x, axis=axes, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
     out = m + np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True))
@@ -323,11 +360,13 @@ scatter_add = _op("scatter_add", "zeros(shape) with x added at index  ·  g[inde
 
 def _stack_forward(*xs: np.ndarray, axis: int = 0) -> np.ndarray:
     """Join arrays along a new axis."""
+    check_axis(axis, np.ndim(xs[0]) + 1 if xs else 1, "stack")
     return np.stack(xs, axis=axis)
 
 
 def _concatenate_forward(*xs: np.ndarray, axis: int = 0) -> np.ndarray:
     """Join arrays along an existing axis."""
+    check_axis(axis, np.ndim(xs[0]) if xs else 1, "concatenate")
     return np.concatenate(xs, axis=axis)
 
 
@@ -353,12 +392,14 @@ stack = register_op(  # variadic: one VJP for all inputs
     "stack", _stack_forward,
     lambda g, out, *xs, axis=0: _split_grad(g, out, *xs, axis=axis, new_axis=True),
     builtin=True, doc="x₁, x₂, … joined on a new axis  ·  each gets its slice of g",
-    jvp=lambda ts, out, *xs, axis=0: stack(*_tangents_or_zeros(ts, xs, out), axis=axis))
+    jvp=lambda ts, out, *xs, axis=0: stack(_tangents_or_zeros(ts, xs, out), axis=axis))
 concatenate = register_op(
     "concatenate", _concatenate_forward,
     lambda g, out, *xs, axis=0: _split_grad(g, out, *xs, axis=axis, new_axis=False),
     builtin=True, doc="x₁, x₂, … joined on an existing axis  ·  each gets its slice of g",
-    jvp=lambda ts, out, *xs, axis=0: concatenate(*_tangents_or_zeros(ts, xs, out), axis=axis))
+    jvp=lambda ts, out, *xs, axis=0: concatenate(_tangents_or_zeros(ts, xs, out), axis=axis))
+stack.take_sequence()  # stack([a, b], axis=0), as NumPy
+concatenate.take_sequence()
 
 
 # ---------------------------------------------------------------------------------- matmul
@@ -417,12 +458,14 @@ matmul = _op("matmul", "A B (np.matmul)  ·  G Bᵀ, Aᵀ G", np.matmul, _matmul
 # ------------------------------------------------------------------- softmax and its kin
 def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """softmax(x)_i = e^(x_i − m) / Σ_j e^(x_j − m), m = max_j x_j (shift-invariant, stable)."""
+    axis = check_axis(axis, np.ndim(x), "softmax")
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def _log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """log softmax(x)_i = (x_i − m) − log Σ_j e^(x_j − m)."""
+    axis = check_axis(axis, np.ndim(x), "log_softmax")
     shifted = x - np.max(x, axis=axis, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
@@ -526,7 +569,7 @@ def _softmax_cross_entropy(logits: np.ndarray, target: Any, axis: int = -1, redu
     logits = np.asarray(logits)
     if logits.ndim == 0:
         raise ShapeError("softmax_cross_entropy: logits must have a class axis, got a scalar")
-    axis = axis % logits.ndim
+    axis = check_axis(axis, logits.ndim, "softmax_cross_entropy")
     target = np.asarray(target)
     indices = _class_targets(logits, target, axis)
     shifted = logits - np.maximum.reduce(logits, axis=axis, keepdims=True)
@@ -583,11 +626,11 @@ def _ce_grad_logits(g: Any, out: Any, logits: Any, target: Any, axis: int = -1,
     else:
         e, total, positions = residual
         probs = e / total
-    # (h7) a probability target that is a Tensor keeps its history, so this gradient stays
-    # differentiable in it (the mixed second derivative); class indices become an array
-    if type(target) is not Tensor or target.shape != logits.shape:
-        target = np.asarray(raw(target))
-    grad = _probs_minus_target(probs, target, axis, positions)
+    # (a probability target that is a tensor stays one under create_graph: the second order
+    # in the target flows through this term too)
+    y = target if isinstance(target, Tensor) and target.dtype.kind == "f" else np.asarray(
+        raw(target))
+    grad = _probs_minus_target(probs, y, axis, positions)
     grad *= _per_row(g, logits, axis, reduction)
     return grad
 

@@ -30,7 +30,15 @@ from autograd_lite.errors import (
     SignatureError,
 )
 from autograd_lite.modes import current_mode
-from autograd_lite.tensor import NO_SETTINGS, Node, Tensor, _new_tensor, tick
+from autograd_lite.tensor import (
+    NO_SETTINGS,
+    Node,
+    Tensor,
+    _frozen,
+    _new_tensor,
+    guard_leaf,
+    tick,
+)
 
 VJP = Callable[..., Any]
 JVP = Callable[..., Any]
@@ -47,8 +55,22 @@ _NOTHING_SAVED = tuple((None,) * n for n in range(8))
 _new_object = object.__new__  # (read once here: object.__new__ is an attribute lookup per call)
 _MISSING = object()  # an input not (yet) given, while binding a call
 # A ufunc's own options, which mean nothing on a tape (the output array, a mask, a cast).
+# The built-ins whose settings may hold an array (an index), copied when recorded.
+_ARRAY_SETTINGS = frozenset({"getitem", "scatter_add"})
+_ndarray = np.ndarray  # (a global: read once per raw operand of every op)
 _UFUNC_KEYWORDS = frozenset({"out", "where", "dtype", "casting", "order", "subok", "signature",
                              "extobj"})
+
+
+class _OpDoc:
+    """``op.__doc__``: each op's own text (its math, inputs and settings), so ``help(al.exp)``
+    and ``inspect.getdoc`` describe the op; ``Op.__doc__`` stays the class's."""
+
+    def __init__(self, class_doc: str | None) -> None:
+        self.class_doc = class_doc
+
+    def __get__(self, op: Op | None, owner: type | None = None) -> str | None:
+        return self.class_doc if op is None else op.help_text()
 
 
 class Op:
@@ -72,9 +94,10 @@ class Op:
     signature is the op's (see :meth:`bind`).
     """
 
-    __slots__ = ("arity", "builtin", "doc", "explain", "family", "forward", "inputs", "jvp",
-                 "jvps", "name", "positional", "required", "residual", "saves_inputs",
-                 "saves_output", "settings", "signature", "takes_any_setting", "vjp", "vjps")
+    __slots__ = ("arity", "array_settings", "builtin", "doc", "explain", "family", "forward",
+                 "inputs", "jvp", "jvps", "name", "positional", "required", "residual",
+                 "saves_inputs", "saves_output", "sequence", "settings", "signature",
+                 "takes_any_setting", "vjp", "vjps")
 
     def __init__(self, name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP | None],
                  residual: bool = False, doc: str | None = None,
@@ -121,7 +144,56 @@ class Op:
         self.explain = explain
         self.builtin = builtin
         self.family = family  # how `autograd-lite ops` groups it ("element-wise", "linalg", ...)
+        self.sequence = False  # inputs given as one sequence (see take_sequence)
+        # whether a setting may hold an array (an index), copied when a call is recorded
+        self.array_settings = not builtin or name in _ARRAY_SETTINGS
         self._read_signature(forward, inputs)
+
+    def take_sequence(self) -> None:
+        """Make an op with variadic inputs take them as one sequence, as NumPy's ``stack`` and
+        ``concatenate`` do: ``stack([a, b], axis=0)`` (still one node, one input per array)."""
+        if self.arity >= 0 or self.signature is None:
+            raise RegistryError(f"'{self.name}': only an op whose forward takes *inputs can take "
+                                "them as a sequence")
+        self.sequence = True
+        settings = [p for p in self.signature.parameters.values()
+                    if p.kind is p.KEYWORD_ONLY]
+        self.positional = tuple(p.name for p in settings)
+        P = inspect.Parameter
+        self.signature = inspect.Signature(
+            [P("arrays", P.POSITIONAL_OR_KEYWORD)]
+            + [p.replace(kind=P.POSITIONAL_OR_KEYWORD) for p in settings])
+
+    # (what makes help(op) and inspect treat an op as the function it is: pydoc documents a
+    # "method descriptor" with its __name__, signature and __doc__)
+    __doc__ = _OpDoc(__doc__)  # type: ignore[assignment]
+
+    @property
+    def __name__(self) -> str:
+        return self.name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Op:
+        return self  # as a class attribute, an op stays the same op (no binding)
+
+    def help_text(self) -> str:
+        """What ``help(op)`` shows under the signature: the math and the arguments."""
+        forward, _, gradient = (self.doc or "").partition("  ·  ")
+        if forward and gradient:
+            lines = [f"{forward.strip()}, differentiable (an autograd_lite op).", "",
+                     f"Forward:   {forward.strip()}",
+                     f"Gradient:  {gradient.strip()}   (g: the gradient with respect to the "
+                     "output)"]
+        else:
+            lines = [self.doc or f"The autograd_lite op '{self.name}'."]
+        if self.sequence:
+            inputs = "arrays, a sequence (list or tuple) of tensors or arrays"
+        else:
+            inputs = ", ".join(self.inputs) or "none"
+        names = self.signature.parameters if self.signature is not None else ()
+        settings = ", ".join(n for n in names if n in self.settings) or "none"
+        lines += ["", f"Inputs (tensors, arrays or numbers; differentiated): {inputs}.",
+                  f"Settings (by keyword, or by position after the inputs): {settings}."]
+        return "\n".join(lines)
 
     def _read_signature(self, forward: Callable[..., Any], count: int | None) -> None:
         """Split the forward's parameters into inputs and settings (see :meth:`bind`): the
@@ -191,6 +263,8 @@ class Op:
         taken by keyword or, after the inputs, by position: ``sum(x, 0)`` is
         ``sum(x, axis=0)``. Anything else is refused with the op's signature.
         """
+        if self.sequence:
+            return self._bind_sequence(args, kwargs)
         if self.arity < 0:  # variadic inputs: settings only by keyword
             inputs, extra = args, ()
         else:
@@ -228,6 +302,41 @@ class Op:
             absent = ", ".join(sorted(self.required - attrs.keys()))
             raise self._refusal(f"missing setting(s) {absent}")
         return tuple(filled), attrs
+
+    def _bind_sequence(self, args: tuple[Any, ...], kwargs: dict[str, Any]
+                       ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """``op(arrays, *settings, **settings)``: the sequence's items are the inputs."""
+        kwargs = dict(kwargs)
+        if args:
+            sequence, extra = args[0], args[1:]
+            if "arrays" in kwargs:
+                raise self._refusal("got two values for 'arrays'")
+        elif "arrays" in kwargs:
+            sequence, extra = kwargs.pop("arrays"), ()
+        else:
+            raise self._refusal("missing the sequence of arrays")
+        if any(isinstance(e, (Tensor, np.ndarray)) for e in extra):
+            raise self._refusal(f"takes the arrays as one sequence, as NumPy does: "
+                                f"{self.name}([a, b], axis=0), not {self.name}(a, b)")
+        if not isinstance(sequence, (list, tuple, Tensor, np.ndarray)):
+            raise self._refusal(f"takes a sequence (a list or tuple) of arrays, got "
+                                f"{type(sequence).__name__}")
+        items = tuple(sequence)
+        if not items:
+            raise self._refusal("needs at least one array")
+        if len(extra) > len(self.positional):
+            raise self._refusal(f"takes at most {len(self.positional)} setting(s) after the "
+                                f"arrays, but {len(extra)} were given")
+        attrs = dict(zip(self.positional, extra))
+        for key, value in kwargs.items():
+            if key in attrs:
+                raise self._refusal(f"got two values for '{key}'")
+            if key not in self.settings:
+                raise self._refusal(f"'{key}=' is a NumPy ufunc option that a tape cannot "
+                                    "record; call the op without it" if key in _UFUNC_KEYWORDS
+                                    else f"got an unexpected argument '{key}'")
+            attrs[key] = value
+        return items, attrs
 
     def _refusal(self, why: str) -> SignatureError:
         shown = f"{self.name}{self.signature}" if self.signature is not None else self.name
@@ -292,7 +401,7 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
     """Run ``op`` forward on ``args`` and, when needed, record it on the tape."""
     arrays = []
     parents = []
-    has_tensor = tracked = False
+    has_tensor = tracked = unguarded = False
     for arg in args:
         if type(arg) is Tensor:
             has_tensor = True
@@ -301,12 +410,21 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
             if node is None:
                 parents.append(arg)
                 tracked = tracked or arg._requires_grad
+                unguarded = unguarded or not arg._guarded
             else:
                 parents.append(node)
                 tracked = True
         else:
             arrays.append(arg)
             parents.append(arg)
+            unguarded = unguarded or isinstance(arg, _ndarray)
+    if tracked and (unguarded or op.array_settings) and current_mode().grad_enabled:
+        # About to record: what the node keeps must be private (docs/integrity.md).
+        if unguarded:
+            arrays = parents = None  # (dropped first: guard_leaf counts references)
+            arrays, parents = _guard(op, args)
+        if attrs and op.array_settings:
+            attrs = _private_settings(attrs)
     arrays = tuple(arrays)  # what the forward is called with, and what the node may keep
     try:
         out = op.forward(*arrays, **attrs) if attrs else op.forward(*arrays)
@@ -321,6 +439,8 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
         return out
     if type(out) is not np.ndarray:
         out = np.asarray(out)
+        if out.dtype.kind not in "fiub":
+            raise _unsupported_result(op, arrays, out)
     mode, dtype = current_mode(), out.dtype
     # (float64 by identity first: reading dtype.kind costs as much as the rest of this test)
     if tracked and mode.grad_enabled and (dtype is FLOAT64 or dtype.kind == "f"):
@@ -356,12 +476,62 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
         tensor._node = node
         tensor._requires_grad = False
         return tensor
+    if dtype.kind not in "fiub":  # complex (x + 1j): no tensor may hold it
+        raise _unsupported_result(op, arrays, out)
+    if out.base is not None and out.flags.writeable:  # a view: of a leaf's array, maybe
+        out = out.view()
+        out.flags.writeable = False
     if mode.watching:
         if mode.anomaly and dtype.kind == "f":
             check_finite(out, f"forward of op '{op.name}' (created at {user_origin()})", arrays)
-        if mode.forward_levels:  # forward mode (h7): the output's tangents, kept on the tensor
+        if mode.forward_levels:  # forward mode: the output's tangents, kept on the tensor
             return forward_mode.push_tangents(op, args, attrs, _new_tensor(out, None))
     return _new_tensor(out, None)
+
+
+def _guard(op: Op, args: tuple[Any, ...]) -> tuple[list[Any], list[Any]]:
+    """The operands of an op about to be recorded, made private: a leaf whose array someone
+    else can write takes a copy (``guard_leaf``), and a NumPy array operand that the VJP reads
+    is copied. Then no write outside the tape can change what it saved."""
+    arrays, parents = [], []
+    for arg in args:
+        if type(arg) is Tensor:
+            if arg._node is None:
+                if not arg._guarded:
+                    guard_leaf(arg)
+                parents.append(arg)
+            else:
+                parents.append(arg._node)
+            arrays.append(arg._data)
+        else:
+            if op.saves_inputs and isinstance(arg, np.ndarray) and not _frozen(arg):
+                arg = np.array(arg)
+            arrays.append(arg)
+            parents.append(arg)
+    return arrays, parents
+
+
+def _private_settings(attrs: Any) -> Any:
+    """The settings with their arrays copied (an index array the user may change later)."""
+    for value in attrs.values():
+        if isinstance(value, np.ndarray) or (type(value) is tuple and any(
+                isinstance(v, np.ndarray) for v in value)):
+            break
+    else:
+        return attrs
+    return {key: np.array(value) if isinstance(value, np.ndarray) else
+            tuple(np.array(v) if isinstance(v, np.ndarray) else v for v in value)
+            if type(value) is tuple else value for key, value in attrs.items()}
+
+
+def _unsupported_result(op: Op, arrays: Sequence[Any], out: np.ndarray) -> DTypeError:
+    kind = "complex" if out.dtype.kind == "c" else str(out.dtype)
+    inputs = "; ".join(describe_operand(a) for a in arrays)
+    return DTypeError(
+        f"{op.name}: the result is {kind} (dtype {out.dtype}; inputs: {inputs}). Tensors hold "
+        "real numbers only: a complex number (such as 1j) or a complex array in an operand "
+        "makes the result complex, and its graph would be lost. Keep the real and imaginary "
+        "parts as two real tensors.")
 
 
 # ------------------------------------------------------------------------------ error messages

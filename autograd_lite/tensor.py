@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import numbers
+import sys
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -19,19 +20,27 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from autograd_lite import modes
-from autograd_lite.errors import DTypeError, GraphError, InputValueError
+from autograd_lite.errors import (
+    ArrayConversionError,
+    DTypeError,
+    GraphError,
+    InplaceModificationError,
+    InputValueError,
+)
 
 if TYPE_CHECKING:
     from autograd_lite.registry import Op
 
 # One clock for the tape. Each node takes a tick when created (Node.seq: every consumer has a
-# larger one, which orders the backward pass), and each in-place change of a tensor's array
-# made through ``t.data`` takes one too, recorded on what changed and in LAST_MUTATION. A node
-# whose input changed after the node's own tick refuses to backpropagate (PyTorch's version
-# counter, with a single integer).
+# larger one, which orders the backward pass), and rebinding a leaf's ``.data`` to an array of
+# another shape or dtype takes one too, recorded on the leaf and in LAST_MUTATION: a node
+# created before that refuses to backpropagate into the leaf (its gradient would have the
+# wrong shape). In-place writes need no clock: the arrays a graph keeps are private (see
+# ``Tensor.data`` and docs/integrity.md).
 CLOCK = itertools.count(1)
 tick = CLOCK.__next__  # the next tick
 LAST_MUTATION = [0]
+_getrefcount = sys.getrefcount
 
 _KIND_NAMES = {"c": "complex", "O": "object", "U": "string", "S": "bytes", "V": "structured",
                "M": "datetime", "m": "timedelta"}
@@ -48,7 +57,7 @@ def to_array(data: Any, what: str = "Tensor") -> np.ndarray:
     if isinstance(data, np.ndarray):
         array = data
     elif isinstance(data, Tensor):
-        array = data._data
+        array = data.data  # (read-only for a computed tensor: see Tensor.data)
     elif isinstance(data, np.generic):
         array = np.asarray(data)
     elif isinstance(data, (bool, numbers.Real)) and not isinstance(data, np.generic):
@@ -115,7 +124,6 @@ class Node:
     seq: int  # the clock's tick at creation
     name: str | None = None
     grad: Any = None  # kept for retain_grad() and drawing
-    mutated_at = 0  # the mutation clock's tick when its value was changed in place
     origin: str | None = None  # where user code created it, under detect_anomaly()
 
     @property
@@ -159,7 +167,10 @@ class Tensor:
     __slots__ = ("__dict__", "__weakref__", "_data", "_node", "_requires_grad")
     _grad: Any = None
     _name: str | None = None
-    _mutated_at = 0
+    _rebound_at = 0  # the clock's tick when .data was rebound to another shape or dtype
+    # True while the array is private to this tensor and the tape: nothing outside holds it or
+    # a view of it, or it is read-only all the way down (see guard_leaf and Tensor.data).
+    _guarded = False
 
     # NumPy's dispatch protocols: np.exp(t), ndarray + t, np.sum(t, axis=0), np.linalg.inv(t)
     # run autograd_lite's ops and record on the tape (see autograd_lite.numpy_dispatch).
@@ -182,23 +193,46 @@ class Tensor:
     # ----------------------------------------------------------------------------- attributes
     @property
     def data(self) -> np.ndarray:
-        """The array. Assigning rebinds it (safe for recorded graphs); an augmented assignment
-        such as ``W.data -= lr * W.grad`` changes it in place and is recorded as a mutation,
-        so a graph that saved the old values refuses to backpropagate through them."""
+        """The values, as a NumPy array: the way to read a tensor.
+
+        For a leaf it is the tensor's own array, writable (``W.data -= lr * W.grad``,
+        ``x.data[0] = 1``); if a recorded graph still keeps that array for its backward pass,
+        the leaf first takes a copy (copy-on-write), so the graph keeps the values it was
+        computed with and its gradients stay right. A computed tensor's values belong to its
+        graph: they come as a read-only view (``.detach()`` and ``np.array(t.data)`` give
+        copies to change). Assigning an array rebinds a leaf; see docs/integrity.md.
+        """
+        if self._node is not None:  # a computed tensor: its graph owns the array
+            view = self._data.view()
+            view.flags.writeable = False
+            return view
+        if self._guarded:  # handed out: no longer private
+            self._guarded = False
+            array = self._data
+            # (more references than the slot's and this frame's: a graph, a view or the user
+            # still holds it)
+            if array.flags.writeable:
+                if _getrefcount(array) > _PRIVATE:
+                    self._data = array.copy()
+            elif self._requires_grad:  # a parameter shared read-only: updates need a copy
+                self._data = array.copy()
         return self._data
 
     @data.setter
     def data(self, value: Any) -> None:
+        if self._node is not None:
+            raise InplaceModificationError(
+                f"cannot assign .data of a tensor computed by {self._node.describe()}: its "
+                "graph would no longer match its value. Compute a new tensor instead, or "
+                "assign to a leaf (t = t.detach(); t.data = ...).")
         array = to_array(value, f"Tensor{_named(self._name)}.data")
-        if self.requires_grad:
+        if self._requires_grad:
             _check_differentiable(array, f"Tensor{_named(self._name)}.data")
-        if array is self._data:  # the array was changed in place (augmented assignment)
-            now = LAST_MUTATION[0] = tick()
-            if self._node is not None:
-                self._node.mutated_at = now
-            else:
-                self._mutated_at = now
+        old = self._data
+        if array is not old and (array.shape != old.shape or array.dtype != old.dtype):
+            self._rebound_at = LAST_MUTATION[0] = tick()
         self._data = array
+        self._guarded = False
 
     @property
     def grad(self) -> Any:
@@ -296,12 +330,19 @@ class Tensor:
         engine.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self) -> Tensor:
-        """A leaf tensor sharing this array, with no history and no gradient."""
-        return _new_tensor(self._data, None)
+        """A leaf tensor with these values, no history and no gradient. It shares the array
+        (read-only for a computed tensor, whose graph owns it: copy it to change it)."""
+        return _new_tensor(self.data, None)
 
     def numpy(self) -> np.ndarray:
-        """The array itself (shared, not copied)."""
-        return self._data
+        """The array, shared as ``.data`` is, for a tensor that is not part of a graph.
+
+        A tensor that requires grad or has history is refused (as PyTorch refuses it): an
+        array would silently leave the graph. Read values with ``t.data``, or use
+        ``t.detach().numpy()``."""
+        if self._node is not None or self._requires_grad:
+            raise ArrayConversionError(self._conversion_refusal("t.numpy()"))
+        return self.data
 
     def item(self) -> float | int | bool:
         """The single value of a one-element tensor, as a Python number."""
@@ -451,7 +492,7 @@ class Tensor:
         if self._data.size != 1:
             raise InputValueError(
                 f"The truth value of a tensor with shape {self.shape} is ambiguous; use "
-                ".numpy().any() or .numpy().all()."
+                ".data.any() or .data.all()."
             )
         return bool(self._data)
 
@@ -471,9 +512,42 @@ class Tensor:
             yield self[i]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        if dtype is not None and dtype != self._data.dtype:
-            return self._data.astype(dtype)
-        return self._data.copy() if copy else self._data
+        """``np.asarray(t)``: the values of a constant tensor. A tensor that is part of a graph
+        is refused: converting it would silently drop the graph (``np.dot(x, x)`` would be a
+        constant), so NumPy functions either record on the tape or fail loudly."""
+        if self._node is not None or self._requires_grad:
+            raise ArrayConversionError(self._conversion_refusal("np.asarray(t) / np.array(t)"))
+        array = self.data
+        if dtype is not None and dtype != array.dtype:
+            return array.astype(dtype)
+        return array.copy() if copy else array
+
+    def _conversion_refusal(self, what: str) -> str:
+        state = (f"was computed by {self._node.describe()}" if self._node is not None
+                 else "requires grad")
+        return (f"{what}: this tensor{_named(self._name)} (shape {self.shape}) {state}; as a "
+                "NumPy array it would silently leave the graph and its gradient would be lost. "
+                "Use autograd_lite's ops (al.sum, al.stack, al.matmul, ...) to compute with "
+                "it, and t.data (read-only values) or t.detach().numpy() to read it.")
+
+    # ------------------------------------------------------------------ copying and pickling
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle and ``copy.deepcopy``: a leaf keeps its values, requires_grad, name and
+        gradient; a computed tensor becomes a detached leaf with its values (a graph is not
+        copied, as ``t.detach()``)."""
+        leaf = self._node is None
+        grad = self._grad if leaf else None
+        if isinstance(grad, Tensor):
+            grad = grad._data
+        return (_rebuild, (np.array(self._data), leaf and self._requires_grad, self._name,
+                           None if grad is None else np.array(grad)))
+
+    def __copy__(self) -> Tensor:
+        """``copy.copy``: a leaf sharing the array (as ``detach()``), keeping leaf settings."""
+        tensor = _new_tensor(self.data, None, self._node is None and self._requires_grad)
+        if self._name is not None:
+            tensor._name = self._name
+        return tensor
 
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", prefix="Tensor(")
@@ -603,7 +677,52 @@ def _named(name: str | None) -> str:
     return f" '{name}'" if name else ""
 
 
+def _rebuild(data: np.ndarray, requires_grad: bool, name: str | None,
+             grad: np.ndarray | None) -> Tensor:
+    """A leaf from pickled parts (see Tensor.__reduce__)."""
+    tensor = Tensor(data, requires_grad=requires_grad, name=name)
+    if grad is not None:
+        tensor._grad = grad
+    return tensor
+
+
+def _frozen(array: np.ndarray) -> bool:
+    """Whether nobody can write ``array``: it and every array under it are read-only, down to
+    memory that is not a writable array (bytes, or a read-only owner)."""
+    while True:
+        if array.flags.writeable:
+            return False
+        base = array.base
+        if base is None:
+            return True
+        if not isinstance(base, np.ndarray):
+            return isinstance(base, bytes)
+        array = base
+
+
+def _references_of_a_private_array() -> int:
+    """What ``sys.getrefcount`` reports, in the code shape of ``guard_leaf`` and ``Tensor.data``,
+    for an array that only a tensor's slot holds (3 on CPython 3.11: the slot, the local name,
+    the call's argument). Measured once here, so an interpreter that counts differently cannot
+    make a shared array look private."""
+    tensor = _new_tensor(np.empty(1), None)
+    array = tensor._data
+    return _getrefcount(array)
+
+
+def guard_leaf(tensor: Tensor) -> None:
+    """Make a leaf's array private before a recorded op keeps it: if anyone else holds it or a
+    view of it (the array given to ``Tensor(a)``, an earlier ``t.data``, a view), the leaf
+    takes a copy, so no write from outside can reach what the tape saved. A read-only array
+    all the way down is shared as it is (the zero-copy path for large constant data)."""
+    array = tensor._data
+    if (array.base is not None or _getrefcount(array) > _PRIVATE) and not _frozen(array):
+        tensor._data = array.copy()
+    tensor._guarded = True
+
+
 NO_SETTINGS: Mapping[str, Any] = MappingProxyType({})
+_PRIVATE = _references_of_a_private_array()
 
 # (imported last: ops and the engine need Tensor, and Tensor's methods need them)
 from autograd_lite import elementwise, engine, numpy_dispatch, ops, reductions  # noqa: E402

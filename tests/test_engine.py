@@ -44,7 +44,7 @@ def test_attributes() -> None:
     y.name = "y"
     assert y.name == "y" and y.node.name == "y"
     d = y.detach()
-    assert d.is_leaf and not d.requires_grad and d.numpy() is y.data
+    assert d.is_leaf and not d.requires_grad and np.shares_memory(d.numpy(), y.data)
     assert al.Tensor(2.5).item() == 2.5
     assert "requires_grad=True" in repr(x) and "name='x'" in repr(x)
 
@@ -118,7 +118,7 @@ def test_chain_of_100000_ops_has_no_recursion_error() -> None:
 def test_wide_fan_in_of_10000() -> None:
     x = al.Tensor(np.ones(3), requires_grad=True)
     parts = [x * float(i) for i in range(10_000)]
-    al.stack(*parts).sum().backward()
+    al.stack(parts).sum().backward()
     np.testing.assert_allclose(x.grad, np.full(3, sum(range(10_000))))
 
 
@@ -155,7 +155,7 @@ def test_a_second_backward_through_cross_entropy_sees_intact_saved_values() -> N
 def test_backward_frees_saved_arrays_but_keeps_structure() -> None:
     x = al.Tensor(rng.standard_normal((50, 50)), requires_grad=True)
     h = al.tanh(x @ x)
-    probe = weakref.ref(h.data)
+    probe = weakref.ref(h.data.base)
     y = h.sum()
     y.name = "y"
     del h
@@ -172,7 +172,8 @@ def test_the_tape_keeps_only_what_each_vjp_reads() -> None:
     z = x @ x  # matmul saves its inputs, not its output
     a = z + 1.0  # add saves nothing
     h = al.tanh(a)  # tanh saves its output only
-    probes = {"z": weakref.ref(z.data), "a": weakref.ref(a.data), "h": weakref.ref(h.data)}
+    probes = {"z": weakref.ref(z.data.base), "a": weakref.ref(a.data.base),
+              "h": weakref.ref(h.data.base)}
     loss = h.sum()
     del z, a, h
     gc.collect()

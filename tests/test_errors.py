@@ -122,30 +122,27 @@ def test_bad_reduction_and_empty_mean() -> None:
 
 
 # ------------------------------------------------------------------------ tape misuse
-def test_in_place_change_of_a_saved_leaf_is_detected() -> None:
+def test_in_place_change_of_a_saved_leaf_leaves_the_graph_its_values() -> None:
     W = leaf(3, 2)
-    loss = (al.tanh(leaf(4, 3) @ W)).sum()
-    W.data -= 0.1  # changes the array matmul saved for its gradient
-    with pytest.raises(al.InplaceModificationError, match=r"input 1 of op 'matmul'.*in place"):
-        loss.backward()
+    X = np.random.default_rng(3).standard_normal((4, 3))
+    recorded = W.data.copy()
+    loss = (al.tanh(X @ W)).sum()
+    W.data -= 0.1  # the leaf takes a copy (copy-on-write): matmul keeps what it saved
+    np.testing.assert_allclose(W.data, recorded - 0.1)
+    loss.backward()
+    np.testing.assert_allclose(W.grad, X.T @ (1 - np.tanh(X @ recorded) ** 2))
 
 
-def test_in_place_change_of_a_saved_intermediate_is_detected() -> None:
+def test_in_place_change_of_an_intermediate_is_refused_at_the_write() -> None:
     x = leaf(3)
     h = al.exp(x)
     loss = (h * h).sum()
-    h.data *= 2
-    with pytest.raises(al.InplaceModificationError, match="op 'mul'"):
-        loss.backward()
-
-
-def test_in_place_change_of_a_saved_output_is_detected() -> None:
-    x = leaf(3)
-    h = al.exp(x)  # exp's gradient is computed from its output
-    loss = (h + 1.0).sum()  # add saves nothing, so only exp reads h
-    h.data *= 2
-    with pytest.raises(al.InplaceModificationError, match="the output of op 'exp'"):
-        loss.backward()
+    with pytest.raises(ValueError, match="read-only"):
+        h.data *= 2
+    with pytest.raises(al.InplaceModificationError, match=r"cannot assign \.data of a tensor"):
+        h.data = np.zeros(3)
+    loss.backward()
+    np.testing.assert_allclose(x.grad, 2 * np.exp(2 * x.data))
 
 
 def test_in_place_change_of_an_array_no_vjp_reads_is_harmless() -> None:

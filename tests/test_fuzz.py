@@ -9,6 +9,7 @@ which prints how often each op was drawn.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 from helpers import fd_gradient
 from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 import autograd_lite as al
@@ -64,13 +66,17 @@ APPLY: dict[str, Callable[..., Any]] = {
     "log_softmax": lambda x, axis: al.log_softmax(x, axis=axis),
     "softmax_cross_entropy": lambda x, labels, axis, reduction: al.softmax_cross_entropy(
         x, labels, axis=axis, reduction=reduction),
+    # a probability target computed from the program's values: it requires grad, and the first
+    # and second order flow into it too (issue 17)
+    "softmax_cross_entropy_soft": lambda x, scores, axis, reduction: al.softmax_cross_entropy(
+        x, al.softmax(scores, axis=axis), axis=axis, reduction=reduction),
     "reshape": lambda x, shape: al.reshape(x, shape=shape),
     "transpose": lambda x, axes: al.transpose(x, axes=axes),
     "broadcast_to": lambda x, shape: al.broadcast_to(x, shape=shape),
     "getitem": lambda x, index: al.getitem(x, index=index),
     "scatter_add": lambda x, index, shape: al.scatter_add(x, index=index, shape=shape),
-    "stack": lambda a, b, axis: al.stack(a, b, axis=axis),
-    "concatenate": lambda a, b, axis: al.concatenate(a, b, axis=axis),
+    "stack": lambda a, b, axis: al.stack([a, b], axis=axis),
+    "concatenate": lambda a, b, axis: al.concatenate([a, b], axis=axis),
 }
 NOT_SMOOTH = {"abs", "relu", "max", "min"}
 
@@ -141,9 +147,15 @@ def _propose(draw: st.DrawFn, rng: np.random.Generator, name: str,
         if exponent in (0.5, -1.0) and not (x.size and float(x.min()) > 0.2):
             return None
         return (i,), {"exponent": exponent}
-    if name in ("add", "sub", "mul", "div", "pow_tensor", "matmul", "stack", "concatenate"):
+    if name in ("add", "sub", "mul", "div", "pow_tensor", "matmul", "stack", "concatenate",
+                "softmax_cross_entropy_soft"):
         j = draw(st.integers(0, len(values) - 1))
         y = values[j]
+        if name == "softmax_cross_entropy_soft":
+            if x.ndim == 0 or x.shape != y.shape:
+                return None
+            return (i, j), {"axis": axis,
+                            "reduction": draw(st.sampled_from(["mean", "sum", "none"]))}
         if name == "matmul":
             if x.ndim == 0 or y.ndim == 0:
                 return None
@@ -361,6 +373,40 @@ def test_random_smooth_graphs_second_order(program: Program, seed: int) -> None:
         error = _relative(tape, numeric)
         assert error < 1e-5, f"leaf {i}: HVP relative error {error:.3g}\n{program.steps}"
     EXAMPLES["second order"] += 1
+
+
+@hypothesis_settings(max_examples=15)
+@given(programs(max_steps=5), st.booleans())
+def test_concurrent_backward_passes_sum_exactly(program: Program, shared: bool) -> None:
+    """Four threads, five backward passes each, into the same leaves: through one retained graph
+    (``shared``) or each through its own. The leaves' .grad is 20 times one pass's gradient (a
+    gradient the tests above check against finite differences)."""
+    tensors = [al.Tensor(leaf, requires_grad=True) for leaf in program.leaves]
+    once = al.grad(al.Tensor(0.0) + program.run(tensors), tensors, allow_unused=True)
+    graph = al.Tensor(0.0) + program.run(tensors)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                if shared:
+                    graph.backward(retain_graph=True)
+                else:
+                    (al.Tensor(0.0) + program.run(tensors)).backward()
+        except BaseException as exc:  # (a thread's error would otherwise be lost)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    for tensor, g in zip(tensors, once):
+        expected = np.zeros(tensor.shape) if g is None else 20 * g
+        got = np.zeros(tensor.shape) if tensor.grad is None else tensor.grad
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+    EXAMPLES["threads"] += 1
 
 
 @pytest.fixture(scope="module", autouse=True)

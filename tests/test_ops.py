@@ -76,9 +76,9 @@ CASES: dict[str, list[tuple]] = {
                 (lambda x: x[1], [normal(3, 4)]), (lambda x: x[..., None, 0], [normal(2, 3)])],
     "scatter_add": [(lambda g: al.scatter_add(g, index=np.array([0, 2, 0]), shape=(4, 2)),
                      [normal(3, 2)])],
-    "stack": [(lambda a, b: al.stack(a, b, axis=1), [normal(3, 2), normal(3, 2)])],
-    "concatenate": [(lambda a, b: al.concatenate(a, b, axis=0), [normal(2, 3), normal(4, 3)]),
-                    (lambda a, b: al.concatenate(a, b, axis=-1), [normal(2, 3), normal(2, 1)])],
+    "stack": [(lambda a, b: al.stack([a, b], axis=1), [normal(3, 2), normal(3, 2)])],
+    "concatenate": [(lambda a, b: al.concatenate([a, b], axis=0), [normal(2, 3), normal(4, 3)]),
+                    (lambda a, b: al.concatenate((a, b), axis=-1), [normal(2, 3), normal(2, 1)])],
     "matmul": [(lambda a, b: a @ b, [normal(*sa), normal(*sb)]) for sa, sb in [
         ((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)), ((2, 3, 4), (4, 5)),
         ((2, 3, 4), (2, 4, 5)), ((3, 4), (2, 4, 5)), ((4,), (2, 4, 5)), ((2, 3, 4), (4,))]],
