@@ -14,9 +14,9 @@ resolve the NumPy callable by its NAME, so any op registered under NumPy's name 
   such as ``out=None``, is dropped; NumPy's second names ``clip(min=, max=)`` and
   ``std(correction=)`` become the op's ``a_min``/``a_max`` and ``ddof``). An op's settings must
   therefore carry NumPy's names (``axis``, ``keepdims``, ``ddof`` …).
-  An op taking a variadic ``*xs`` receives the elements of NumPy's sequence argument
-  (``np.stack([a, b])`` → ``al.stack(a, b)``). A plain function (not an op) at ``al.<name>`` is
-  called with the arguments exactly as given, so it must take NumPy's signature.
+  An op taking a variadic ``*xs`` receives the elements of NumPy's sequence argument, and one
+  that takes a sequence (``stack``, ``concatenate``) receives the sequence. A plain function
+  (not an op) at ``al.<name>`` is called with the arguments exactly as given, so it must take NumPy's signature.
 * Ufunc methods: ``reduce`` of add, multiply, maximum, minimum, logaddexp is ``sum``, ``prod``,
   ``amax``, ``amin``, ``logsumexp`` (NumPy's default ``axis=0``); ``accumulate`` of add and
   multiply is ``cumsum`` and ``cumprod``; ``outer`` of any binary ufunc with a rule broadcasts
@@ -255,8 +255,9 @@ def _plan(func: Callable[..., Any]) -> Callable[..., Any]:
         return lambda args, kwargs: target(*args, **kwargs)
     parameters = list(signature.parameters.values())
     first_variadic = bool(parameters) and parameters[0].kind is inspect.Parameter.VAR_POSITIONAL
-    # an op with variadic inputs given NumPy's sequence (np.stack([a, b]) -> stack(a, b))
-    unpack = target.arity < 0 and not first_variadic
+    # an op with variadic inputs given NumPy's sequence, unless it takes one itself as stack
+    # does (np.stack([a, b]) -> stack([a, b]))
+    unpack = target.arity < 0 and not first_variadic and not target.sequence
     count = 1 if target.arity < 0 else target.arity
     by_position = [p.name for p in parameters
                    if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]

@@ -80,7 +80,7 @@ def _exclusive_cumprod(x: Any, axis: int) -> Any:
     n = x.shape[axis]
     ones = np.ones(x.shape[:axis] + (1,) + x.shape[axis + 1:], dtype=raw(x).dtype)
     head = getitem(x, index=(slice(None),) * axis + (slice(0, n - 1),))
-    return cumprod(concatenate(ones, head, axis=axis), axis=axis)
+    return cumprod(concatenate([ones, head], axis=axis), axis=axis)
 
 
 def _others_product(x: Any, axis: Any) -> Any:
@@ -280,7 +280,7 @@ def _diff(a: np.ndarray, n: int = 1, axis: int = -1, prepend: Any = None,
     """n-th forward differences along axis: a[1:] − a[:-1], n times."""
     if prepend is not None or append is not None:
         raise SignatureError("diff: prepend= and append= are not supported; join them first "
-                             "(al.diff(al.concatenate(p, a, axis=axis), axis=axis))")
+                             "(al.diff(al.concatenate([p, a], axis=axis), axis=axis))")
     if int(n) != n or n < 0:
         raise InputValueError(f"diff: the order n must be a non-negative integer, got {n!r}")
     return np.diff(a, n=n, axis=axis)
@@ -290,7 +290,7 @@ def _diff_transpose(g: Any, axis: int, n: int) -> Any:
     """Apply the transpose of one forward difference n times: [0, g] − [g, 0] along axis."""
     for _ in range(n):
         zeros = np.zeros(g.shape[:axis] + (1,) + g.shape[axis + 1:], dtype=raw(g).dtype)
-        g = concatenate(zeros, g, axis=axis) - concatenate(g, zeros, axis=axis)
+        g = concatenate([zeros, g], axis=axis) - concatenate([g, zeros], axis=axis)
     return g
 
 

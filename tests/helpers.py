@@ -72,12 +72,17 @@ def assert_matches_fd(fn: Callable[..., al.Tensor], arrays: list[np.ndarray],
         assert err < tol, f"input {i}: relative error {err:.3g} (tape {tape[i]}, fd {numeric})"
 
 
+def call_op(op: al.Op, inputs: list, **settings: object) -> al.Tensor:
+    """``op`` applied to ``inputs`` (given as one sequence to ops that take one, as stack)."""
+    return op(list(inputs), **settings) if op.sequence else op(*inputs, **settings)
+
+
 def jvp_of_rule(op: al.Op, arrays: list[np.ndarray], tangents: list[np.ndarray | None],
                 **settings: object) -> np.ndarray:
     """The output tangent that ``op``'s JVP rule gives for these input tangents (None: that input
     has no tangent), called directly on arrays (no forward-mode engine involved)."""
     with al.no_grad():
-        out = op(*[al.Tensor(a) for a in arrays], **settings).data
+        out = call_op(op, [al.Tensor(a) for a in arrays], **settings).data
     if op.jvp is not None:
         result = op.jvp(tuple(tangents), out, *arrays, **settings)
         total = np.zeros(out.shape) if result is None else np.asarray(al.tensor.raw(result))
@@ -106,7 +111,8 @@ def assert_jvp_matches_fd(op: al.Op, arrays: list[np.ndarray], seed: int = 0,
     def at(sign: float) -> np.ndarray:
         moved = [a if t is None else a + sign * h * t for a, t in zip(base, tangents)]
         with al.no_grad():
-            return np.asarray(op(*[al.Tensor(m) for m in moved], **settings).data, np.float64)
+            return np.asarray(call_op(op, [al.Tensor(m) for m in moved], **settings).data,
+                              np.float64)
 
     numeric = (at(1.0) - at(-1.0)) / (2 * h)
     scale = max(1.0, float(np.abs(numeric).max(initial=0)))
@@ -114,7 +120,7 @@ def assert_jvp_matches_fd(op: al.Op, arrays: list[np.ndarray], seed: int = 0,
     assert err < 1e-6, f"{op.name}: JVP off by {err:.3g} (rule {jvp}, central difference {numeric})"
     # ⟨JVP(t), u⟩ = ⟨t, VJP(u)⟩: the rule is the transpose of the tape's VJP
     tensors = [al.Tensor(a, requires_grad=t is not None) for a, t in zip(base, tangents)]
-    out = op(*tensors, **settings)
+    out = call_op(op, tensors, **settings)
     u = rng.standard_normal(out.shape)
     out.backward(u)
     left = float(np.sum(jvp * u))

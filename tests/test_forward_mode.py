@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import assert_jvp_matches_fd
+from helpers import assert_jvp_matches_fd, call_op
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -136,11 +136,11 @@ def test_forward_mode_engine_matches_central_differences(case: tuple) -> None:
         full = list(arrays)
         for i, x in zip(floats, diff):
             full[i] = x
-        return op(*full, **options)
+        return call_op(op, full, **options)
 
     out, tangent = func.jvp(f, tuple(np.asarray(arrays[i], float) for i in floats),
                             tuple(tangents[i] for i in floats))
-    numeric = _central(lambda *xs: op(*xs, **options),
+    numeric = _central(lambda *xs: call_op(op, xs, **options),
                        [np.asarray(a, float) if i in floats else a for i, a in enumerate(arrays)],
                        tangents)
     assert tangent.shape == out.shape == numeric.shape
@@ -288,7 +288,7 @@ def test_first_order_backward_inside_forward_mode_is_refused_not_wrong() -> None
     _, tangent = func.jvp(lambda w: gradient_step(w, True), (w,), (t,))
     th = np.tanh(x)  # (tanh²)'' = 2(1 − th²)² − 4 th²(1 − th²)
     second = 2 * (1 - th ** 2) ** 2 - 4 * th ** 2 * (1 - th ** 2)
-    np.testing.assert_allclose(tangent, (1 - 0.1 * second) * t, rtol=1e-12)
+    np.testing.assert_allclose(al.tensor.raw(tangent), (1 - 0.1 * second) * t, rtol=1e-12)
     # a backward pass on a graph that carries no tangent is left alone
     c = al.Tensor(x, requires_grad=True)
     func.jvp(lambda w: (al.sum(c * c).backward(), w * 2.0)[1], (x,), (t,))
@@ -339,9 +339,9 @@ def _random_case(data: st.DataObject, name: str):
         return (lambda x: al.scatter_add(x, index=index, shape=shape)), [arr((len(index),
                                                                             *shape[1:]))]
     if name == "stack":
-        return (lambda a, b: al.stack(a, b, axis=axis)), [arr(shape), arr(shape)]
+        return (lambda a, b: al.stack([a, b], axis=axis)), [arr(shape), arr(shape)]
     if name == "concatenate":
-        return (lambda a, b: al.concatenate(a, b, axis=axis)), [arr(shape), arr(shape)]
+        return (lambda a, b: al.concatenate([a, b], axis=axis)), [arr(shape), arr(shape)]
     if name == "matmul":
         k, n = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
         return op, [arr((*shape[:-1], k)), arr((k, n))]

@@ -50,7 +50,8 @@ def test_constant_tensors_convert_and_graph_tensors_read_through_data() -> None:
 
 
 @pytest.mark.parametrize("numpy_call", [
-    lambda x: np.dot(x, x), lambda x: np.stack([x, x]).sum(), lambda x: np.linalg.norm(x) ** 2,
+    lambda x: np.dot(x, x), lambda x: np.prod(np.stack([x, x]), axis=0).sum(),
+    lambda x: np.linalg.norm(x) ** 2,
     lambda x: np.where(np.ones(3, bool), x, 0.0) @ x, lambda x: np.sum(x * x),
 ])
 def test_numpy_functions_on_a_graph_tensor_record_or_refuse(numpy_call) -> None:

@@ -636,7 +636,7 @@ class Evaluation:
             for term in terms[1:]:
                 total = total + term
             return total
-        return al.max(al.stack(*terms))
+        return al.max(al.stack(terms))
 
     # -- derivatives
     def derivative(self, node: Deriv) -> tuple[np.ndarray, Numeric | None]:
