@@ -16,7 +16,8 @@ resolve the NumPy callable by its NAME, so any op registered under NumPy's name 
   therefore carry NumPy's names (``axis``, ``keepdims``, ``ddof`` …).
   An op taking a variadic ``*xs`` receives the elements of NumPy's sequence argument, and one
   that takes a sequence (``stack``, ``concatenate``) receives the sequence. A plain function
-  (not an op) at ``al.<name>`` is called with the arguments exactly as given, so it must take NumPy's signature.
+  (not an op) at ``al.<name>`` is called with the arguments exactly as given, so it must take
+  NumPy's signature.
 * Ufunc methods: ``reduce`` of add, multiply, maximum, minimum, logaddexp is ``sum``, ``prod``,
   ``amax``, ``amin``, ``logsumexp`` (NumPy's default ``axis=0``); ``accumulate`` of add and
   multiply is ``cumsum`` and ``cumprod``; ``outer`` of any binary ufunc with a rule broadcasts
