@@ -404,9 +404,9 @@ class _Evaluator:
     def tape(self, step_names: Iterable[str], arrays: Mapping[str, np.ndarray] | None = None,
              all_floats: bool = False) -> tuple[Tensor, dict[str, Tensor], dict[str, Tensor]]:
         """Run the loss on the tape and backpropagate; return the loss, the input tensors and
-        the named intermediates (each keeping its gradient). Only inputs with a gradient
-        formula require gradients (others are constants of the graph), unless a step needs
-        more (then every floating input does)."""
+        the named intermediates (each keeping its gradient). Only inputs with a gradient,
+        Hessian or Hessian-vector product formula require gradients (others are constants of
+        the graph), unless a step needs more (then every floating input does)."""
         arrays = self.arrays if arrays is None else arrays
         wanted = set(step_names)
         named: dict[str, list[Tensor]] = {}
@@ -414,7 +414,8 @@ class _Evaluator:
         def record(tensor: Tensor, name: str) -> None:
             named.setdefault(name, []).append(tensor)
 
-        grads = set(self.derivation.gradients)
+        grads = (set(self.derivation.gradients) | set(self.derivation.hessians or {})
+                 | set(self.derivation.hvps or {}))  # second order: on the graph too
         tensors = {k: Tensor(v.copy(), requires_grad=v.dtype.kind == "f" and
                              (all_floats or k in grads), name=k) for k, v in arrays.items()}
         with retain_grads(), name_hook(record):
