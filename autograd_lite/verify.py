@@ -787,13 +787,15 @@ def numeric_hvp(probe: _GradientProbe, x: np.ndarray, v: np.ndarray, g0: np.ndar
 
 
 def _tape_second(what: str, run: Callable[[], Any]) -> np.ndarray:
+    """The tape's Hessian or Hessian-vector product, or a DerivationError naming the target
+    (an op without a JVP rule, say)."""
     try:
         return np.asarray(run(), np.float64)
-    except DerivationError:
-        raise
     except AutogradLiteError as exc:
-        raise DerivationError(f"{what}: the tape cannot differentiate the loss twice: {exc}"
-                              ) from None
+        where = what[:what.index(":") + 2]  # "Derivation 'name': "
+        detail = str(exc)[len(where):] if str(exc).startswith(where) else str(exc)
+        raise DerivationError(f"{what}: the tape cannot differentiate the loss twice: "
+                              f"{detail}") from None
 
 
 def judge_second_order(target: str, kind: str, F: np.ndarray, T: np.ndarray,

@@ -233,6 +233,16 @@ def test_contract_errors_name_the_problem() -> None:
     assert "hessians['x'] raised ZeroDivisionError" in report.error
 
 
+def test_an_op_without_a_jvp_rule_is_an_error_naming_it() -> None:
+    square = al.register_op("square_without_jvp", lambda x: x * x, (lambda g, out, x: 2 * g * x,))
+    report = verify(Derivation(name="d", inputs={"z": np.ones(3)},
+                               loss=lambda z: square(z).sum(),
+                               hessians={"z": lambda: 2 * np.eye(3)}))
+    assert report.error.startswith("Derivation 'd': hessians['z']: the tape cannot "
+                                   "differentiate the loss twice")
+    assert "'square_without_jvp' has no JVP rule" in report.error
+
+
 def test_float32_inputs_are_promoted_for_the_verdict() -> None:
     report = verify(Derivation(name="f32", inputs={"x": X["x"].astype(np.float32)},
                                loss=quadratic, hessians={"x": lambda: A + A.T}))
@@ -251,7 +261,11 @@ def test_the_reports_show_the_new_kinds(tmp_path: Path) -> None:
     assert hessian["diagnosis"]["kind"] == "transpose"
     text = table([report], [])
     assert "  x" in text and " hessian " in text and " hvp " in text
-    assert "[transpose] ∂²J/∂x²" in text
+    assert "[transpose] ∂²J/∂x²" in text and "numeric = the same step sweep on the tape's " \
+        "gradient" in text
+    assert "step sweep on the tape's gradient" not in table([verify(Derivation(
+        name="first order", inputs=X, loss=quadratic, gradients={"x": lambda x: x @ (A + A.T)}
+    ))], [])
     markdown = write_markdown([report], [], tmp_path).read_text(encoding="utf-8")
     assert "| x | hessian |" in markdown and "| x | hvp |" in markdown
 
