@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import autograd_lite as al
+from autograd_lite.html_report import derivation_html
 from autograd_lite.report import document, table, write_markdown
 from autograd_lite.tensor import raw
 from autograd_lite.verify import Derivation, DerivationError, load_file, verify
@@ -268,6 +269,11 @@ def test_the_reports_show_the_new_kinds(tmp_path: Path) -> None:
     ))], [])
     markdown = write_markdown([report], [], tmp_path).read_text(encoding="utf-8")
     assert "| x | hessian |" in markdown and "| x | hvp |" in markdown
+    assert "Hessian / hvp: tape = forward-over-reverse" in markdown
+    page = derivation_html(report)
+    assert "<td>hessian</td>" in page and "<td>hvp</td>" in page
+    assert "Hessian / hvp: tape = forward-over-reverse" in page
+    assert "[transpose]</span> ∂²J/∂x²: the formula is not symmetric" in page
 
 
 # ------------------------------------------------------------------------------ catalogue
