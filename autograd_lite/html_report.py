@@ -455,6 +455,10 @@ def _section(report: Any, anchor: str, svg: ET.Element | str | None,
     tolerances = _tolerances(report)
     if tolerances:
         out.append(f'<p class="meta">Tolerances: {tolerances}.</p>')
+    if any(getattr(c, "kind", "") in ("hessian", "hvp") for c in getattr(report, "checks", [])):
+        from autograd_lite.report import SECOND_ORDER
+
+        out.append(f'<p class="meta">{_esc(SECOND_ORDER[0].upper() + SECOND_ORDER[1:])}.</p>')
     out.append(_checks_table(report, anchors))
     diagnoses = _diagnoses(report)
     if diagnoses:

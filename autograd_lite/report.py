@@ -23,6 +23,12 @@ JSON_SCHEMA_VERSION = 3
 RESULT = {"pass": "PASS", "fail": "FAIL", "kink": "KINK", "unreliable": "UNRELIABLE"}
 METHOD = ("columns: worst element's |a − b| / tolerance (≤ 1 agrees); numeric = step sweep with "
           "Richardson extrapolation, tolerance from its estimated error (docs/verdicts.md)")
+SECOND_ORDER = ("hessian / hvp: tape = forward-over-reverse (func.hessian, func.hvp); numeric = "
+                "the same step sweep on the tape's gradient (docs/verdicts.md)")
+
+
+def _has_second_order(reports: Sequence[DerivationReport]) -> bool:
+    return any(c.kind in ("hessian", "hvp") for r in reports for c in r.checks)
 
 
 def _number(value: float | None) -> str:
@@ -107,6 +113,8 @@ def _summary(reports: Sequence[DerivationReport], errors: Sequence[str]) -> str:
 def table(reports: Sequence[DerivationReport], errors: Sequence[str]) -> str:
     """The human-readable report: one block per derivation, one row per check."""
     lines: list[str] = [METHOD, ""] if any(r.checks for r in reports) else []
+    if _has_second_order(reports):
+        lines[1:1] = [SECOND_ORDER]
     header = f"  {'target':<28} {'kind':<9} {'tape~formula':>12} {'tape~numeric':>12} " \
              f"{'formula~numeric':>15}  result"
     for report in reports:
@@ -228,6 +236,8 @@ def write_markdown(reports: Sequence[DerivationReport], errors: Sequence[str],
             "finite differences disagree only where the one-sided slopes differ; UNRELIABLE: "
             "formula and tape agree, the finite differences are in doubt. Neither is a "
             "failure. See docs/verdicts.md.", ""]
+    if _has_second_order(reports):
+        out += [SECOND_ORDER[0].upper() + SECOND_ORDER[1:] + ".", ""]
     if errors:
         out += ["## Could not be verified", ""] + [f"- {e}" for e in errors] + [""]
     included: set[Path] = set()

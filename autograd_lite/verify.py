@@ -48,6 +48,7 @@ from autograd_lite.checking import (
     MAX_LEVELS,
     ROUNDOFF_FACTOR,
     NumericDerivative,
+    estimate_derivative,
     numeric_derivative,
     roundoff_allowance,
     scores,
@@ -56,7 +57,7 @@ from autograd_lite.checking import (
     unit_roundoff,
     worst,
 )
-from autograd_lite.diagnosis import Diagnosis, diagnose
+from autograd_lite.diagnosis import HYPOTHESIS_TOLERANCE, Diagnosis, diagnose
 from autograd_lite.errors import AutogradLiteError, DerivationError
 from autograd_lite.modes import name_hook, no_grad, retain_grads
 from autograd_lite.tensor import Tensor, to_array
@@ -67,6 +68,8 @@ Inputs = Mapping[str, Any]
 DEFAULT_TIMEOUT = 60.0
 
 OUTCOMES = ("pass", "fail", "kink", "unreliable")
+#: The parameter by which an ``hvps`` formula receives the direction v.
+DIRECTION = "v"
 UNIT = unit_roundoff(np.float64)
 
 
@@ -80,6 +83,11 @@ class Derivation:
     ``gradients``: input name → function of the input arrays giving ∂loss/∂input.
     ``steps``: intermediate name → function of the input arrays giving ∂loss/∂intermediate.
     ``claims``: label → function of the input arrays giving ``(lhs, rhs)`` that must be equal.
+    ``hessians``: input name → function of the input arrays giving ∂²loss/∂input², of shape
+    ``input.shape + input.shape``. ``hvps``: input name → function of the input arrays and of
+    a direction ``v`` (drawn by the verifier, standard normal, of the input's shape) giving the
+    Hessian-vector product (∇²loss)·v, of the input's shape (for inputs too large for a
+    Hessian).
     ``source``: the Markdown file with the derivation written out, relative to the Python file.
     Functions receive only the inputs their signature names (or all, with ``**kwargs``); a
     function with an ``rng`` parameter gets ``numpy.random.default_rng(seed)`` afresh at every
@@ -98,6 +106,8 @@ class Derivation:
     seed: int = 0
     batch: int | None = None
     file: str | None = None
+    hessians: Mapping[str, Callable[..., Any]] | None = None
+    hvps: Mapping[str, Callable[..., Any]] | None = None
 
     def __post_init__(self) -> None:
         where = f"Derivation '{self.name}'"
@@ -106,14 +116,16 @@ class Derivation:
         if not callable(self.loss):
             raise DerivationError(f"{where}: loss must be a function returning a scalar Tensor")
         for label, table in (("gradients", self.gradients), ("steps", self.steps or {}),
-                             ("claims", self.claims or {})):
+                             ("claims", self.claims or {}), ("hessians", self.hessians or {}),
+                             ("hvps", self.hvps or {})):
             if not isinstance(table, Mapping):
                 raise DerivationError(f"{where}: {label} must be a dict of name → function")
             for key, fn in table.items():
                 if not callable(fn):
                     raise DerivationError(f"{where}: {label}['{key}'] is not a function")
-        if not (self.gradients or self.steps or self.claims):
-            raise DerivationError(f"{where}: nothing to check (no gradients, steps or claims)")
+        if not (self.gradients or self.steps or self.claims or self.hessians or self.hvps):
+            raise DerivationError(f"{where}: nothing to check (no gradients, steps, claims, "
+                                  "hessians or hvps)")
 
     def make_inputs(self) -> dict[str, np.ndarray]:
         """The inputs as arrays, in the dtypes given (deterministic: a callable gets a
@@ -135,13 +147,18 @@ class Derivation:
                 arrays[key] = np.array(to_array(value, f"input '{key}'"))
             except AutogradLiteError as exc:
                 raise DerivationError(f"{where}: {exc}") from None
-        for key in self.gradients:
-            if key not in arrays:
-                raise DerivationError(f"{where}: gradients['{key}'] names no input (inputs: "
-                                      f"{', '.join(arrays)})")
-            if arrays[key].dtype.kind != "f":
-                raise DerivationError(f"{where}: input '{key}' is {arrays[key].dtype}; only "
-                                      "floating inputs have gradients")
+        for table, keys in (("gradients", self.gradients), ("hessians", self.hessians or {}),
+                            ("hvps", self.hvps or {})):
+            for key in keys:
+                if key not in arrays:
+                    raise DerivationError(f"{where}: {table}['{key}'] names no input (inputs: "
+                                          f"{', '.join(arrays)})")
+                if arrays[key].dtype.kind != "f":
+                    raise DerivationError(f"{where}: input '{key}' is {arrays[key].dtype}; only "
+                                          f"floating inputs have {table}")
+        if self.hvps and DIRECTION in arrays:
+            raise DerivationError(f"{where}: an input is named '{DIRECTION}', the name hvps "
+                                  "formulas receive the direction by; rename that input")
         return arrays
 
 
@@ -387,9 +404,9 @@ class _Evaluator:
     def tape(self, step_names: Iterable[str], arrays: Mapping[str, np.ndarray] | None = None,
              all_floats: bool = False) -> tuple[Tensor, dict[str, Tensor], dict[str, Tensor]]:
         """Run the loss on the tape and backpropagate; return the loss, the input tensors and
-        the named intermediates (each keeping its gradient). Only inputs with a gradient
-        formula require gradients (others are constants of the graph), unless a step needs
-        more (then every floating input does)."""
+        the named intermediates (each keeping its gradient). Only inputs with a gradient,
+        Hessian or Hessian-vector product formula require gradients (others are constants of
+        the graph), unless a step needs more (then every floating input does)."""
         arrays = self.arrays if arrays is None else arrays
         wanted = set(step_names)
         named: dict[str, list[Tensor]] = {}
@@ -397,7 +414,8 @@ class _Evaluator:
         def record(tensor: Tensor, name: str) -> None:
             named.setdefault(name, []).append(tensor)
 
-        grads = set(self.derivation.gradients)
+        grads = (set(self.derivation.gradients) | set(self.derivation.hessians or {})
+                 | set(self.derivation.hvps or {}))  # second order: on the graph too
         tensors = {k: Tensor(v.copy(), requires_grad=v.dtype.kind == "f" and
                              (all_floats or k in grads), name=k) for k, v in arrays.items()}
         with retain_grads(), name_hook(record):
@@ -484,8 +502,15 @@ def _kink_reason(kinks: list[dict[str, Any]]) -> str:
 
 def judge(target: str, kind: str, F: np.ndarray, T: np.ndarray, spread: np.ndarray | None,
           numeric: NumericDerivative, taylor: Callable[[int, float], float | None],
-          batch: int | None, values: np.ndarray | None = None) -> Check:
-    """The verdict on one gradient or step target (see the module docstring)."""
+          batch: int | None, values: np.ndarray | None = None, label: str | None = None
+          ) -> Check:
+    """The verdict on one gradient or step target (see the module docstring). ``label`` names
+    a second-order target in the messages (the finite differences are then of the gradient)."""
+    said = label or f"∂J/∂{target}"
+    remainder = ("|∇J(x + h e) − ∇J(x) − h·H e|" if label else "|J(x + h e) − J(x) − h·g|")
+    rule = ("a registered op's JVP or VJP is wrong or not differentiable (check it with "
+            "autograd_lite.check_grads(f, args, order=2))" if label else
+            "a registered op's VJP is wrong (check it with autograd_lite.gradcheck)")
     if F.shape != T.shape:
         check = Check(target, kind, False, outcome="fail",
                       diagnosis=diagnose(F, T, target, batch))
@@ -529,11 +554,11 @@ def judge(target: str, kind: str, F: np.ndarray, T: np.ndarray, spread: np.ndarr
         if taylor_says(order) == "wrong":
             check.outcome, check.passed = "fail", False
             check.diagnosis = Diagnosis(
-                "tape", f"∂J/∂{target}: the formula agrees with the tape, but both disagree "
+                "tape", f"{said}: the formula agrees with the tape, but both disagree "
                 f"with the loss itself: {estimate}, and the Taylor remainder "
-                f"|J(x + h e) − J(x) − h·g| shrinks as h^{order:.1f} (a right gradient gives h²). "
-                "A registered op's VJP is wrong (check it with autograd_lite.gradcheck), and "
-                "the formula repeats the mistake.", index=list(index))
+                f"{remainder} shrinks as h^{order:.1f} (a right derivative gives h²). "
+                f"{rule[0].upper() + rule[1:]}, and the formula repeats the mistake.",
+                index=list(index))
             return check
         check.outcome = "unreliable"
         how = (f"the Taylor remainder shrinks as h^{order:.1f}, as for a right gradient"
@@ -562,10 +587,10 @@ def judge(target: str, kind: str, F: np.ndarray, T: np.ndarray, spread: np.ndarr
     if (np.all(fn[unexplained] <= 1)
             and np.all(reliable[unexplained]) and np.all(bad_tn[unexplained])):
         check.diagnosis = Diagnosis(
-            "tape", f"∂J/∂{target}: the formula agrees with finite differences "
+            "tape", f"{said}: the formula agrees with finite differences "
             f"({numeric.value[index]:.10g} ± {numeric.error[index]:.2g} at {index}) but the "
-            f"tape does not ({T[index]:.10g}): the formula looks right and a registered op's "
-            "VJP is wrong (check it with autograd_lite.gradcheck).", index=list(index))
+            f"tape does not ({T[index]:.10g}): the formula looks right and {rule}.",
+            index=list(index))
     else:
         check.diagnosis = diagnose(F, T, target, batch, tolerance=allowance, values=values)
     return check
@@ -592,6 +617,260 @@ def judge_claim(label: str, lhs: np.ndarray, rhs: np.ndarray, spread: np.ndarray
     if not check.passed:
         check.diagnosis = diagnose(lhs, rhs, label, batch, claim=True, tolerance=allowance)
     return check
+
+
+# -------------------------------------------------------------------------- second order
+def _agrees(candidate: np.ndarray, truth: np.ndarray) -> bool:
+    """``candidate`` explains ``truth`` to the diagnoses' precision (relative to its scale)."""
+    if candidate.shape != truth.shape:
+        return False
+    scale = max(float(np.abs(truth).max(initial=0.0)), np.finfo(np.float64).tiny)
+    return float(np.abs(candidate - truth).max(initial=0.0)) <= HYPOTHESIS_TOLERANCE * scale
+
+
+def _relabelled(diagnosis: Diagnosis, target: str, label: str, what: str) -> Diagnosis:
+    """A gradient's diagnosis said of a second-order target (``label``, a ``what``)."""
+    diagnosis.message = (diagnosis.message.replace(f"∂J/∂{target}", label, 1)
+                         .replace("of the gradient", f"of the {what}")
+                         .replace("a gradient has", f"a {what} has"))
+    return diagnosis
+
+
+def diagnose_hessian(F: np.ndarray, T: np.ndarray, target: str, shape: tuple[int, ...],
+                     batch: int | None, tolerance: np.ndarray | None) -> Diagnosis:
+    """Explain how a Hessian formula ``F`` differs from the tape's Hessian ``T`` (of shape
+    ``shape + shape``): index pairs transposed, a formula that is not symmetric (its symmetric
+    part right: a transposed term missed), then the gradient diagnoses (sign, factor, shape)."""
+    label = f"∂²J/∂{target}²"
+    n = int(np.prod(shape, dtype=int))
+    if len(shape) == 2:  # a matrix variable: its index pairs transposed, both or one
+        a, b = 0, 1
+        for axes, how in (((b, a, 2 + b, 2 + a), "both index pairs transposed: it is the "
+                           f"Hessian with respect to {target}ᵀ"),
+                          ((a, b, 2 + b, 2 + a), "the second index pair transposed (the "
+                           "layouts of the two derivatives mixed)"),
+                          ((b, a, 2 + a, 2 + b), "the first index pair transposed (the "
+                           "layouts of the two derivatives mixed)")):
+            if F.ndim == 4 and _agrees(F.transpose(axes), T) and not _agrees(F, T):
+                return Diagnosis("transpose", f"{label}: the formula (shape {F.shape}) is "
+                                 f"the Hessian with {how}; the Hessian of {target} (shape "
+                                 f"{shape}) has shape {T.shape}, element [i, j, k, l] = "
+                                 f"∂²J/∂{target}_ij ∂{target}_kl.")
+    if F.shape != T.shape:
+        if F.size == T.size and _agrees(F.reshape(T.shape), T):
+            return Diagnosis("shape", f"{label}: the formula has the right values in the shape "
+                             f"{F.shape}; a Hessian has the variable's shape twice, {T.shape} "
+                             "(reshape it).")
+        return _relabelled(diagnose(F, T, target, batch), target, label, "Hessian") \
+            if F.size != T.size or F.ndim != 2 else Diagnosis(
+                "shape", f"{label}: the formula has shape {F.shape} but a Hessian has the "
+                f"variable's shape twice, {T.shape}.")
+    Fm, Tm = F.reshape(n, n), T.reshape(n, n)
+    tol = (np.asarray(tolerance, np.float64).reshape(n, n) if tolerance is not None
+           else 1e-9 * np.maximum(np.abs(Fm), np.abs(Tm)))
+    skew = np.abs(Fm - Fm.T) > np.maximum(tol, tol.T)
+    note = ""
+    if skew.any():
+        i, j = (int(k) for k in np.argwhere(skew)[0])
+        at = (np.unravel_index(i, shape), np.unravel_index(j, shape)) if shape else ((), ())
+        pair = (tuple(int(k) for k in at[0]) + tuple(int(k) for k in at[1]),
+                tuple(int(k) for k in at[1]) + tuple(int(k) for k in at[0]))
+        if _agrees((Fm + Fm.T) / 2, Tm):
+            return Diagnosis(
+                "transpose", f"{label}: the formula is not symmetric (at {pair[0]}: "
+                f"{F[pair[0]]:.10g}, at {pair[1]}: {F[pair[1]]:.10g}), as a Hessian is "
+                "(∂²J/∂a∂b = ∂²J/∂b∂a), and its symmetric part (F + Fᵀ)/2 is the Hessian: a "
+                "transposed term is missing (e.g. 2A where A + Aᵀ is meant, for J = x A xᵀ).",
+                index=list(pair[0]))
+        note = (f" The formula is not symmetric either (at {pair[0]}: {F[pair[0]]:.10g}, at "
+                f"{pair[1]}: {F[pair[1]]:.10g}), so it is no Hessian of a twice-differentiable "
+                "loss.")
+    found = _relabelled(diagnose(F, T, target, batch, tolerance=tolerance), target, label,
+                        "Hessian")
+    found.message += note
+    return found
+
+
+class _GradientProbe:
+    """The tape's gradient of the loss with respect to one input, at moved values of that input
+    (every other input fixed; each evaluation on fresh copies), remembered per move."""
+
+    def __init__(self, evaluator: _Evaluator, arrays: Mapping[str, np.ndarray],
+                 name: str) -> None:
+        self.evaluator, self.arrays, self.name = evaluator, arrays, name
+        self.cache: dict[Any, np.ndarray] = {}
+
+    def loss_of(self, arrays: Mapping[str, np.ndarray] | None = None
+                ) -> Callable[[Any], Tensor]:
+        """The loss as a function of this input alone (for autograd_lite.func)."""
+        fixed = self.arrays if arrays is None else arrays
+
+        def loss(x: Any) -> Tensor:
+            tensors = {k: Tensor(v.copy()) for k, v in fixed.items() if k != self.name}
+            tensors[self.name] = x
+            return self.evaluator._loss(tensors)
+        return loss
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        tensors = {k: Tensor(v.copy()) for k, v in self.arrays.items() if k != self.name}
+        tensors[self.name] = leaf = Tensor(x.copy(), requires_grad=True)
+        out = self.evaluator._loss(tensors)
+        if out.requires_grad:
+            out.backward()
+        return np.zeros(x.shape) if leaf.grad is None else np.asarray(leaf.grad, np.float64)
+
+    def moved(self, key: Any, x: np.ndarray) -> np.ndarray:
+        if key not in self.cache:
+            self.cache[key] = self.gradient(x).reshape(-1)
+        return self.cache[key]
+
+
+def _numeric(estimates: list[tuple[Any, ...]], shape: tuple[int, ...]) -> NumericDerivative:
+    keys = ("value", "error", "step", "left", "right", "kink", "noise")
+    columns = {k: np.array([e[n] for e in estimates]).reshape(shape)
+               for n, k in enumerate(keys)}
+    columns["kink"] = columns["kink"].astype(bool)
+    return NumericDerivative(**columns, evaluations=int(sum(e[7] for e in estimates)))
+
+
+def numeric_hessian(probe: _GradientProbe, x: np.ndarray, g0: np.ndarray
+                    ) -> tuple[NumericDerivative, Callable[[int, float], float | None]]:
+    """Central differences of the tape's gradient, element [i, j] = ∂g_i/∂x_j by the step sweep
+    of :mod:`autograd_lite.checking` (each move of x_j evaluated once for every i), and the
+    Taylor-remainder test of element (flat index i·n + j) for the judge."""
+    n, flat, gflat = x.size, x.reshape(-1), g0.reshape(-1)
+
+    def evaluator(i: int) -> Callable[[int, float], tuple[float, float]]:
+        def evaluate(j: int, h: float) -> tuple[float, float]:
+            moved = flat.copy()
+            moved[j] = flat[j] + h
+            return float(probe.moved((j, h), moved.reshape(x.shape))[i]), float(moved[j] -
+                                                                                flat[j])
+        return evaluate
+
+    estimates = []
+    for i in range(n):
+        evaluate = evaluator(i)
+        for j in range(n):
+            with np.errstate(all="ignore"):
+                estimates.append(estimate_derivative(evaluate, j, float(flat[j]),
+                                                     float(gflat[i]), UNIT, UNIT))
+
+    def taylor(k: int, slope: float) -> float | None:
+        i, j = divmod(k, n)
+        return taylor_order(evaluator(i), j, float(flat[j]), float(gflat[i]), slope, UNIT, UNIT)
+
+    return _numeric(estimates, x.shape + x.shape), taylor
+
+
+def numeric_hvp(probe: _GradientProbe, x: np.ndarray, v: np.ndarray, g0: np.ndarray
+                ) -> tuple[NumericDerivative, Callable[[int, float], float | None]]:
+    """Central differences of the tape's gradient along v: element i = d/dt g_i(x + t v) at 0
+    (the step sweep on t, its first step scaled by max|x| / max|v|), and the Taylor test."""
+    gflat = g0.reshape(-1)
+    top = float(np.abs(v).max(initial=0.0))
+    scale = float(np.abs(x).max(initial=0.0)) / top if top > 0 else 1.0
+
+    def evaluate(i: int, t: float) -> tuple[float, float]:
+        return float(probe.moved(t, x + t * v)[i]), t
+
+    estimates = []
+    for i in range(x.size):
+        with np.errstate(all="ignore"):
+            estimates.append(estimate_derivative(evaluate, i, scale, float(gflat[i]), UNIT,
+                                                 UNIT))
+
+    def taylor(i: int, slope: float) -> float | None:
+        return taylor_order(evaluate, i, scale, float(gflat[i]), slope, UNIT, UNIT)
+
+    return _numeric(estimates, x.shape), taylor
+
+
+def _tape_second(what: str, run: Callable[[], Any]) -> np.ndarray:
+    """The tape's Hessian or Hessian-vector product, or a DerivationError naming the target
+    (an op without a JVP rule, say)."""
+    try:
+        return np.asarray(run(), np.float64)
+    except AutogradLiteError as exc:
+        where = what[:what.index(":") + 2]  # "Derivation 'name': "
+        detail = str(exc)[len(where):] if str(exc).startswith(where) else str(exc)
+        raise DerivationError(f"{what}: the tape cannot differentiate the loss twice: "
+                              f"{detail}") from None
+
+
+def judge_second_order(target: str, kind: str, F: np.ndarray, T: np.ndarray,
+                       spread: np.ndarray | None, numeric: NumericDerivative,
+                       taylor: Callable[[int, float], float | None], batch: int | None,
+                       shape: tuple[int, ...]) -> Check:
+    """The verdict on a Hessian or Hessian-vector product target: :func:`judge` (formula vs the
+    tape's second derivative vs finite differences of the tape's gradient), with the diagnoses
+    of :func:`diagnose_hessian` for a Hessian."""
+    label = f"∂²J/∂{target}²" if kind == "hessian" else f"(∇²_{target} J)·v"
+    check = judge(target, kind, F, T, spread, numeric, taylor, batch, label=label)
+    if check.diagnosis is None or check.diagnosis.kind == "tape":
+        return check
+    tolerance = roundoff_allowance(F, T, spread) if F.shape == T.shape else None
+    if kind == "hessian":
+        check.diagnosis = diagnose_hessian(F, T, target, shape, batch, tolerance)
+    else:
+        check.diagnosis = _relabelled(diagnose(F, T, target, batch, tolerance=tolerance),
+                                      target, label, "Hessian-vector product")
+    return check
+
+
+def _verify_second_order(derivation: Derivation, report: DerivationReport,
+                         evaluator: _Evaluator, arrays: dict[str, np.ndarray],
+                         samples32: tuple[dict[str, np.ndarray], ...],
+                         tensors: dict[str, Tensor]) -> None:
+    """Check every Hessian and Hessian-vector product of ``derivation`` three ways."""
+    targets = [("hessian", k, fn) for k, fn in (derivation.hessians or {}).items()]
+    targets += [("hvp", k, fn) for k, fn in (derivation.hvps or {}).items()]
+    for kind, name, fn in targets:
+        report.checks.append(_second_order_check(derivation, kind, name, fn, evaluator, arrays,
+                                                 samples32))
+        report.targets.setdefault(name, tensors[name])
+
+
+def _second_order_check(derivation: Derivation, kind: str, name: str, fn: Callable[..., Any],
+                        evaluator: _Evaluator, arrays: dict[str, np.ndarray],
+                        samples32: tuple[dict[str, np.ndarray], ...]) -> Check:
+    """One Hessian (``kind`` 'hessian') or Hessian-vector product ('hvp') target: the formula,
+    the tape's (forward-over-reverse: autograd_lite.func.hessian and .hvp) and central
+    differences of the tape's gradient, with the float32 spread of formula and tape."""
+    from autograd_lite import func
+
+    seed = derivation.seed
+    what = (f"Derivation '{derivation.name}': {'hessians' if kind == 'hessian' else 'hvps'}"
+            f"['{name}']")
+    x = arrays[name]
+    probe = _GradientProbe(evaluator, arrays, name)
+    g0 = probe.gradient(x)
+    if kind == "hessian":
+        def tape_at(a: Mapping[str, np.ndarray]) -> Any:
+            return func.hessian(probe.loss_of(a))(a[name].copy())
+        numeric, taylor = numeric_hessian(probe, x, g0)
+        given: dict[str, Any] = arrays
+        given32 = list(samples32)
+    else:
+        v = np.random.default_rng([seed, 2]).standard_normal(x.shape)
+
+        def tape_at(a: Mapping[str, np.ndarray]) -> Any:
+            fixed = {k: b for k, b in a.items() if k != DIRECTION}
+            return func.hvp(probe.loss_of(fixed), (a[name].copy(),),
+                            (a[DIRECTION].copy(),))[1][0]
+        numeric, taylor = numeric_hvp(probe, x, v, g0)
+        given = {**arrays, DIRECTION: v}
+        given32 = [{**a, DIRECTION: v.astype(np.float32)} for a in samples32]
+    tape = _tape_second(what, lambda: tape_at(given))
+    F = real_array(_formula(fn, given, seed, what), what)
+    spreads = []
+    for sample in given32:
+        f32 = _in_float32(lambda s=sample: real_array(_formula(fn, s, seed, what), what))
+        t32 = _in_float32(lambda s=sample: tape_at(s))
+        if F.shape == tape.shape:
+            spreads.append(_add(_spread(tape, t32), _spread(F, f32)))
+    return judge_second_order(name, kind, F, tape, _largest(*spreads), numeric, taylor,
+                              derivation.batch, x.shape)
 
 
 # ------------------------------------------------------------------------------ verifying
@@ -705,6 +984,7 @@ def _verify_into(derivation: Derivation, report: DerivationReport) -> None:
                     else t32[1][name].grad) for t32 in tapes32]
         report.checks.append(run(name, "gradient", fn, tape, grads32, arrays[name], at_input))
         report.targets[name] = tensors[name]
+    _verify_second_order(derivation, report, evaluator, arrays, samples32, tensors)
     for label, fn in (derivation.claims or {}).items():
         what = f"{where}: claims['{label}']"
         result = _formula(fn, arrays, seed, what)
