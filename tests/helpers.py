@@ -126,3 +126,25 @@ def assert_jvp_matches_fd(op: al.Op, arrays: list[np.ndarray], seed: int = 0,
     left = float(np.sum(jvp * u))
     right = float(sum(np.sum(t * x.grad) for t, x in zip(tangents, tensors) if t is not None))
     assert abs(left - right) <= 1e-8 * max(1.0, abs(left), abs(right)), (op.name, left, right)
+
+
+class Samples:
+    """Seeded test inputs: ``samples = Samples(seed)``, then ``samples.normal(3, 4)`` …"""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def normal(self, *shape: int) -> np.ndarray:
+        return self.rng.standard_normal(shape)
+
+    def positive(self, *shape: int) -> np.ndarray:
+        return self.rng.uniform(0.5, 2.0, shape)
+
+    def away_from_zero(self, *shape: int) -> np.ndarray:
+        """Values with |x| >= 0.2: away from the kinks of abs and relu."""
+        return self.rng.uniform(0.2, 2.0, shape) * self.rng.choice([-1.0, 1.0], shape)
+
+    def distinct(self, *shape: int) -> np.ndarray:
+        """Values without ties (max and min are differentiable there)."""
+        return (self.rng.permutation(int(np.prod(shape))).reshape(shape) * 0.37
+                + self.normal(*shape) * 0.01)

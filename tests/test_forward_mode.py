@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import assert_jvp_matches_fd, call_op
+from helpers import Samples, assert_jvp_matches_fd, call_op
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -16,23 +16,10 @@ import autograd_lite as al
 from autograd_lite import func
 from autograd_lite.modes import current_mode
 
-rng = np.random.default_rng(7)
-
-
-def normal(*shape: int) -> np.ndarray:
-    return rng.standard_normal(shape)
-
-
-def positive(*shape: int) -> np.ndarray:
-    return rng.uniform(0.5, 2.0, shape)
-
-
-def away_from_zero(*shape: int) -> np.ndarray:
-    return rng.uniform(0.2, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
-
-
-def distinct(*shape: int) -> np.ndarray:
-    return rng.permutation(int(np.prod(shape))).reshape(shape) * 0.37 + normal(*shape) * 0.01
+samples = Samples(7)
+rng = samples.rng
+normal, positive = samples.normal, samples.positive
+away_from_zero, distinct = samples.away_from_zero, samples.distinct
 
 
 def probabilities(*shape: int) -> np.ndarray:

@@ -7,23 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.special as sc
-from helpers import assert_matches_fd
+from helpers import Samples, assert_matches_fd
 
 import autograd_lite as al
 
-rng = np.random.default_rng(7)
-
-
-def normal(*shape: int) -> np.ndarray:
-    return rng.standard_normal(shape)
-
-
-def positive(*shape: int) -> np.ndarray:
-    return rng.uniform(0.5, 2.0, shape)
-
-
-def distinct(*shape: int) -> np.ndarray:
-    return rng.permutation(int(np.prod(shape))).reshape(shape) * 0.37 + normal(*shape) * 0.01
+samples = Samples(7)
+rng = samples.rng
+normal, positive = samples.normal, samples.positive
+away_from_zero, distinct = samples.away_from_zero, samples.distinct
 
 
 # (NumPy call, the autograd_lite call it must equal, input arrays)

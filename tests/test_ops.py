@@ -5,32 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import assert_matches_fd
+from helpers import Samples, assert_matches_fd
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import autograd_lite as al
 
-rng = np.random.default_rng(0)
-
-
-def normal(*shape: int) -> np.ndarray:
-    return rng.standard_normal(shape)
-
-
-def positive(*shape: int) -> np.ndarray:
-    return rng.uniform(0.5, 2.0, shape)
-
-
-def away_from_zero(*shape: int) -> np.ndarray:
-    """Values with |x| >= 0.2: away from the kinks of abs and relu."""
-    return rng.uniform(0.2, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
-
-
-def distinct(*shape: int) -> np.ndarray:
-    """Values without ties (max and min are differentiable there)."""
-    return rng.permutation(int(np.prod(shape))).reshape(shape) * 0.37 + normal(*shape) * 0.01
+samples = Samples(0)
+rng = samples.rng
+normal, positive = samples.normal, samples.positive
+away_from_zero, distinct = samples.away_from_zero, samples.distinct
 
 
 BROADCAST_PAIRS = [((), ()), ((3,), (3,)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((2, 3, 4), (3, 1)),

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradient_checks import assert_second_order_matches_fd
 from helpers import assert_jvp_matches_fd, assert_matches_fd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from order2 import assert_second_order_matches_fd
 
 import autograd_lite as al
 
