@@ -1,0 +1,638 @@
+"""``al.explain(loss)``: the backward pass of a scalar, written as a chain-rule derivation.
+
+Each op carries a :class:`Latex` template beside its forward, VJP and JVP (``register_op(...,
+latex=Latex(forward, *gradients))``). The explanation walks the tape of ``loss`` and writes
+
+* a declaration for every input (``W_1 \\in \\mathbb{R}^{10 \\times 5}``),
+* a definition for every recorded op (``z_1 = a_1 + b_1``), named after the tensor's ``.name``
+  (``z1`` is written ``z_1``, ``theta`` ``\\theta``) or ``a_1``, ``a_2``, … when it has none,
+* one step per gradient the tape forms, newest node first (``\\delta_{z_1} = \\frac{\\partial
+  J}{\\partial z_1} = \\delta_h \\circ \\sigma(z_1) \\circ (1 - \\sigma(z_1))``), with its shape,
+
+in the row-vector convention (a 1-D array is a row). Exact simplifications only: the seed
+∂J/∂J = 1 and every gradient that is a constant (``-1`` under a negation, ``\\frac{1}{20}`` from a
+mean) are folded into the steps that use them, and the sum that undoes a broadcast is written as
+a sum over rows (``\\mathbf{1}^\\top \\delta``), over columns (``\\delta \\mathbf{1}``) or over all
+elements (``\\sum \\delta``).
+
+The result is Markdown that the writeup checker reads (``autograd-lite verify``): every step is
+checked against the tape and finite differences. An op without a template, or a case its template
+cannot write (an index, a sum over a middle axis), gets the generic step
+``\\mathrm{VJP}_{\\mathrm{op}}(\\delta)``, which the checker lists as not checked; its output is
+declared as an input of the writeup, so the steps after it are still checked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from string import Template
+from typing import Any
+
+import numpy as np
+
+from autograd_lite.errors import GraphError, ShapeError
+from autograd_lite.tensor import Node, Tensor
+
+Piece = str | Callable[["Context"], str | None] | None
+
+GREEK = frozenset(
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau "
+    "upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Phi Psi Omega".split())
+
+
+class Latex:
+    """How an op's step is written: its forward and one gradient per input, as LaTeX templates.
+
+    A template is a string with ``$x``-style placeholders (``string.Template``) for the op's
+    inputs by their names in the forward's signature, ``$g`` for the gradient of the output and
+    ``$out`` for the output's symbol, e.g. ``Latex("$x \\circ $y", "$g \\circ $y",
+    "$g \\circ $x", elementwise=True)``; or a function of a :class:`Context` returning the LaTeX
+    or None where it cannot be written (a setting it does not cover). ``elementwise=True``: the
+    gradients have the broadcast shape of the output, and the explanation adds the sums that undo
+    the broadcast. None for an input: no gradient is written (a step is generic).
+    """
+
+    __slots__ = ("elementwise", "forward", "gradients")
+
+    def __init__(self, forward: Piece, *gradients: Piece, elementwise: bool = False) -> None:
+        self.forward = forward
+        self.gradients = gradients
+        self.elementwise = elementwise
+
+
+@dataclass
+class Context:
+    """What a template function sees: the LaTeX of each input (``ctx["x"]``, an atom: a symbol
+    or a number), of the output's gradient (``ctx.g``) and symbol (``ctx.out``), the op's
+    settings and every shape."""
+
+    atoms: dict[str, str]
+    settings: dict[str, Any]
+    shapes: dict[str, tuple[int, ...]]
+    out_shape: tuple[int, ...]
+
+    def __getitem__(self, name: str) -> str:
+        return self.atoms[name]
+
+    @property
+    def g(self) -> str:
+        return self.atoms["g"]
+
+    @property
+    def out(self) -> str:
+        return self.atoms["out"]
+
+    def ndim(self, name: str) -> int:
+        return len(self.shapes[name])
+
+
+@dataclass
+class Step:
+    """One gradient the tape forms: ``symbol`` (the LaTeX of what is differentiated), ``latex``
+    (the whole display), ``op`` (the op whose VJP forms it, for an input: the ops), ``checkable``
+    (False: generic, the checker lists it as not checked), ``tensor`` (the leaf, or a tensor
+    standing for the intermediate, for ``al.grad``), ``shape``."""
+
+    symbol: str
+    latex: str
+    ops: tuple[str, ...]
+    checkable: bool
+    tensor: Tensor
+    shape: tuple[int, ...]
+    leaf: bool
+
+
+@dataclass
+class Explanation:
+    """The derivation of a backward pass. ``markdown`` is the writeup (``str(explanation)`` too);
+    ``declarations`` and ``forward`` list its displays, ``steps`` the gradients, ``symbols``
+    maps each tensor's name to its LaTeX; :meth:`verify` checks it with the writeup checker."""
+
+    markdown: str
+    declarations: list[str]
+    forward: list[str]
+    steps: list[Step]
+    symbols: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.markdown
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown
+
+    def verify(self, seed: int = 0) -> Any:
+        """Check every line with the writeup checker (``check_writeup``): its report."""
+        from autograd_lite.writeup import check_writeup
+
+        return check_writeup(self.markdown, seed=seed, convention="row")
+
+
+# ------------------------------------------------------------------------------ formatting
+def number(value: float) -> str:
+    """A constant as LaTeX that reads back to the same float: ``2``, ``-1``, ``\\frac{1}{20}``,
+    ``0.3`` (in parentheses when negative, so it can stand anywhere)."""
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError("not finite")
+    sign, size = ("-" if value < 0 else ""), builtin_abs(value)
+    if size == int(size) and size < 1e15:
+        text = str(int(size))
+    elif size < 1 and 1 / size == round(1 / size) and 1.0 / round(1 / size) == size:
+        text = f"\\frac{{1}}{{{round(1 / size)}}}"
+    else:
+        text = repr(size)
+    return f"(-{text})" if sign else text
+
+
+builtin_abs = abs
+
+
+def symbol_of(name: str) -> str | None:
+    """A tensor's name as a symbol of the writeup language, or None: ``z1`` → ``z_1``, ``W_2``
+    → ``W_2``, ``theta`` → ``\\theta``, ``v_c`` → ``v_c``, ``y_hat`` → ``\\hat{y}``."""
+    if name in GREEK:
+        return "\\" + name
+    match = re.fullmatch(r"([A-Za-z]+?)_?(hat)?_?([A-Za-z0-9]*)", name)
+    if match is None:
+        return None
+    base, hat, sub = match.groups()
+    if base in GREEK:
+        base = "\\" + base
+    elif len(base) != 1:
+        return None
+    if hat:
+        base = f"\\hat{{{base}}}"
+    if not sub:
+        return base
+    if len(sub) > 1 and not sub.isdigit() and sub not in GREEK:
+        return None
+    sub = "\\" + sub if sub in GREEK else sub
+    return f"{base}_{{{sub}}}"
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """A shape in the row-vector convention: ``(20 \\times 5)``, a vector ``(1 \\times 5)``."""
+    if not shape:
+        return "(1 \\times 1)"
+    view = (1, *shape) if len(shape) == 1 else shape
+    return "(" + " \\times ".join(map(str, view)) + ")"
+
+
+def declaration(symbol: str, shape: tuple[int, ...]) -> str:
+    space = "\\mathbb{R}" if not shape else "\\mathbb{R}^{" + " \\times ".join(
+        map(str, shape)) + "}"
+    return f"{symbol} \\in {space}"
+
+
+def _row_view(shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    if len(shape) == 1:
+        return (1, shape[0])
+    return shape if len(shape) <= 2 else None
+
+
+def _grouped(text: str) -> str:
+    """``text`` in parentheses unless it is one atom."""
+    if re.fullmatch(r"\\?[A-Za-z]+(_\{[^{}]*\}|_[A-Za-z0-9])?|\\hat\{[A-Za-z]\}(_\{[^{}]*\})?"
+                    r"|\\delta_\{[^ ]*\}|\d+(\.\d+)?|\([^()]*\)", text):
+        return text
+    return f"({text})"
+
+
+def unbroadcast(text: str, grad_shape: tuple[int, ...], shape: tuple[int, ...]) -> str | None:
+    """The sum that gives a gradient of ``grad_shape`` the shape ``shape`` of its input (as the
+    engine's ``unbroadcast``), or None where the row-vector convention cannot write it."""
+    if grad_shape == shape:
+        return text
+    into, wide = _row_view(shape), _row_view(grad_shape)
+    if not shape and grad_shape:
+        return f"\\sum {_grouped(text)}"
+    if into is None or wide is None:
+        return None
+    if into == wide:
+        return text
+    if into[0] == 1 and into[1] == wide[1]:
+        return f"\\mathbf{{1}}^\\top {_grouped(text)}"  # the sum over rows
+    if into[1] == 1 and into[0] == wide[0]:
+        return f"{_grouped(text)} \\mathbf{{1}}"  # the sum over columns
+    if into == (1, 1):
+        return f"\\sum {_grouped(text)}"
+    return None
+
+
+def _fill(piece: Piece, ctx: Context) -> str | None:
+    if callable(piece):
+        piece = piece(ctx)
+    if piece is None:
+        return None
+    try:
+        return Template(piece).substitute(ctx.atoms)
+    except (KeyError, ValueError):
+        return None
+
+
+def _with_constant_gradient(piece: Piece, ctx: Context, value: float) -> str | None:
+    """A template with the output's gradient a constant (the seed 1, a −1, a 1/N): a factor 1
+    is dropped and a factor −1 becomes a sign."""
+    if isinstance(piece, str) and value in (1.0, -1.0):
+        stripped = piece.replace("$g \\circ ", "", 1) if piece.startswith("$g \\circ ") else \
+            piece.replace(" \\circ $g", "") if piece.endswith(" \\circ $g") else \
+            piece[3:] if piece.startswith("$g ") else None
+        if stripped is not None and "$g" not in stripped:
+            text = _fill(stripped, ctx)
+            if text is None or value == 1.0:
+                return text
+            return f"-{_grouped(text)}"
+    atoms = {**ctx.atoms, "g": number(value)}
+    return _fill(piece, Context(atoms, ctx.settings, ctx.shapes, ctx.out_shape))
+
+
+# ------------------------------------------------------------------------------ the walk
+@dataclass
+class _Entry:
+    """A node or a leaf tensor on the tape, with its symbol."""
+
+    key: Any  # Node or Tensor
+    symbol: str
+    shape: tuple[int, ...]
+    tensor: Tensor
+    leaf: bool
+    delta: str | None = None  # the symbol (or constant) standing for its gradient
+    constant: float | None = None
+    connected: bool = False  # the writeup's J depends on it through written forwards
+    contributions: list[tuple[str | None, str]] = field(default_factory=list)
+
+
+def explain(loss: Tensor, name: str = "J") -> Explanation:
+    """The backward pass of the scalar ``loss`` as a chain-rule derivation (see the module).
+
+    ``loss`` must be a scalar tensor with history (computed from tensors that require grad);
+    ``name`` is the loss's symbol (``J``). Returns an :class:`Explanation`; ``str()`` of it is
+    Markdown with ``$$…$$`` displays, which ``autograd-lite verify`` checks line by line."""
+    if not isinstance(loss, Tensor):
+        raise GraphError(f"explain: the loss must be a Tensor, got {type(loss).__name__}; "
+                         "compute it from al.Tensor(..., requires_grad=True) inputs")
+    if loss.shape not in ((), (1,), (1, 1)):
+        raise ShapeError(f"explain: the loss must be a scalar, got shape {loss.shape}; "
+                         "reduce it first (e.g. .sum() or .mean())")
+    root = loss._node
+    if root is None:
+        raise GraphError("explain: the loss has no recorded history (it is a leaf, or was "
+                         "computed without grad or from inputs that do not require grad); "
+                         "make the inputs al.Tensor(..., requires_grad=True)")
+    if root.arrays is None:
+        raise GraphError("explain: the loss's graph was freed by backward(); explain it "
+                         "before calling backward(), or pass retain_graph=True")
+    nodes = _nodes(root)
+    entries: dict[int, _Entry] = {}
+    used: set[str] = {name}
+    constants: list[tuple[str, tuple[int, ...]]] = []
+    counters = {"a": 0, "c": 0, "x": 0}
+
+    def fresh(letter: str) -> str:
+        while True:
+            counters[letter] += 1
+            candidate = f"{letter}_{{{counters[letter]}}}"
+            if candidate not in used:
+                used.add(candidate)
+                return candidate
+
+    def named(label: str | None, letter: str) -> str:
+        symbol = symbol_of(label) if label else None
+        if symbol is None or symbol in used or symbol.split("_")[0] in ("J", "\\delta", "a",
+                                                                        "c"):
+            return fresh(letter)
+        used.add(symbol)
+        return symbol
+
+    # names: leaves first (in order of use), then the nodes
+    for node in nodes:
+        for parent in node.parents:
+            if type(parent) is Tensor and id(parent) not in entries:
+                entries[id(parent)] = _Entry(parent, named(parent.name, "x"), parent.shape,
+                                             parent, leaf=True)
+    for node in nodes:
+        symbol = name if node is root else named(node.name, "a")
+        entries[id(node)] = _Entry(node, symbol, node.shape,
+                                   _node_tensor(node), leaf=False)
+
+    def atom(parent: Any) -> str:
+        if id(parent) in entries:
+            return entries[id(parent)].symbol
+        value = np.asarray(parent)
+        if value.ndim == 0 and value.dtype.kind in "biuf" and np.isfinite(value):
+            return number(float(value))
+        symbol = fresh("c")
+        entries[id(parent)] = _Entry(parent, symbol, value.shape, parent, leaf=True)
+        constants.append((symbol, value.shape))
+        return symbol
+
+    # the forward
+    declarations = [declaration(entries[id(p)].symbol, entries[id(p)].shape)
+                    for p in _leaves(nodes)]
+    forward: list[str] = []
+    cuts: list[str] = []
+    written: dict[int, bool] = {}
+    contexts: dict[int, Context] = {}
+    for node in nodes:
+        entry = entries[id(node)]
+        ctx = _context(node, [atom(p) for p in node.parents], entry.symbol)
+        contexts[id(node)] = ctx
+        template = node.op.latex
+        text = _fill(template.forward, ctx) if template is not None else None
+        written[id(node)] = text is not None
+        if text is None:
+            cuts.append(node.op.name)
+            declarations.append(declaration(entry.symbol, node.shape))
+        else:
+            forward.append(f"{entry.symbol} = {text} \\quad {shape_text(node.shape)}")
+    declarations[len(declarations) - len(cuts):len(declarations) - len(cuts)] = [
+        declaration(symbol, shape) for symbol, shape in constants]
+
+    # the backward, newest node first
+    entries[id(root)].constant = 1.0
+    entries[id(root)].connected = True
+    steps: list[Step] = []
+    for node in reversed(nodes):
+        entry = entries[id(node)]
+        if node is not root:
+            step = _finish(entry, name)
+            if step is None:
+                continue
+            steps.append(step)
+        _propagate(node, entry, entries, contexts[id(node)], written[id(node)])
+    for parent in _leaves(nodes):
+        entry = entries[id(parent)]
+        if type(parent) is Tensor and parent.requires_grad and entry.contributions:
+            step = _finish(entry, name)
+            if step is not None:
+                steps.append(step)
+    markdown = _markdown(name, declarations, forward, steps, cuts, entries, nodes, root)
+    symbols = {(e.key.name or ""): e.symbol for e in entries.values()
+               if isinstance(e.key, (Tensor, Node)) and getattr(e.key, "name", None)}
+    return Explanation(markdown, declarations, forward, steps, symbols)
+
+
+def _nodes(root: Node) -> list[Node]:
+    """Every node the loss depends on, oldest first."""
+    seen: dict[int, Node] = {}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen[id(node)] = node
+        stack.extend(p for p in node.parents if type(p) is Node)
+    return sorted(seen.values(), key=lambda n: n.seq)
+
+
+def _leaves(nodes: list[Node]) -> list[Tensor]:
+    found: dict[int, Tensor] = {}
+    for node in nodes:
+        for parent in node.parents:
+            if type(parent) is Tensor:
+                found.setdefault(id(parent), parent)
+    return list(found.values())
+
+
+def _node_tensor(node: Node) -> Tensor:
+    from autograd_lite.tensor import _new_tensor
+
+    data = node.out if node.out is not None else np.zeros(node.shape, node.dtype)
+    return _new_tensor(data, node)
+
+
+def _context(node: Node, atoms: list[str], out: str) -> Context:
+    names = node.op.inputs if not node.op.sequence else tuple(
+        f"x{i}" for i in range(len(atoms)))
+    shapes = {n: tuple(p.shape) if type(p) in (Node, Tensor) else np.shape(p)
+              for n, p in zip(names, node.parents)}
+    return Context({**dict(zip(names, atoms)), "out": out}, dict(node.attrs), shapes,
+                   node.shape)
+
+
+def _propagate(node: Node, entry: _Entry, entries: dict[int, _Entry], ctx: Context,
+               written: bool) -> None:
+    """Hand each input of ``node`` its share of the gradient (a LaTeX term, or None: generic)."""
+    template = node.op.latex
+    names = list(ctx.shapes)
+    for position, parent in enumerate(node.parents):
+        if type(parent) is not Node and not (type(parent) is Tensor and parent.requires_grad):
+            continue
+        target = entries[id(parent)]
+        if written and entry.connected:
+            target.connected = True
+        text = None
+        if template is not None and written and position < len(template.gradients):
+            piece = template.gradients[position]
+            if entry.constant is not None:
+                text = _with_constant_gradient(piece, ctx, entry.constant)
+            else:
+                text = _fill(piece, Context({**ctx.atoms, "g": entry.delta or ""},
+                                            ctx.settings, ctx.shapes, ctx.out_shape))
+            if text is not None and template.elementwise:
+                text = unbroadcast(text, node.shape, ctx.shapes[names[position]])
+        if text is None:
+            g = number(entry.constant) if entry.constant is not None else entry.delta
+            text = None
+            target.contributions.append((None, f"\\mathrm{{VJP}}_{{\\mathrm{{{node.op.name}}}"
+                                               f"}}^{{({position + 1})}}({g})"))
+        else:
+            target.contributions.append((node.op.name, text))
+        if text is not None:
+            value = _constant_value(text)
+            target.contributions[-1] = (node.op.name, text) if value is None else \
+                (node.op.name, number(value))
+
+
+def _constant_value(text: str) -> float | None:
+    """The value of a term that is a plain number (``-1``, ``\\frac{1}{20}``), else None."""
+    text = text.strip()
+    sign = 1.0
+    while text.startswith("-") or (text.startswith("(-") and text.endswith(")")):
+        if text.startswith("(-"):
+            text = text[2:-1]
+        else:
+            text = text[1:]
+        sign = -sign
+        text = text.strip()
+        if text.startswith("(") and text.endswith(")") and "(" not in text[1:-1]:
+            text = text[1:-1].strip()
+    frac = re.fullmatch(r"\\frac\{(\d+)\}\{(\d+)\}", text)
+    if frac:
+        return sign * int(frac.group(1)) / int(frac.group(2))
+    if re.fullmatch(r"\d+(\.\d+)?(e-?\d+)?", text):
+        return sign * float(text)
+    return None
+
+
+def _finish(entry: _Entry, loss: str) -> Step | None:
+    """The display of one gradient: the sum of the contributions of its consumers."""
+    if not entry.contributions:
+        return None
+    checkable = all(op is not None for op, _ in entry.contributions)
+    terms = [text for _, text in entry.contributions]
+    values = [_constant_value(t) for t in terms]
+    ops = tuple(sorted({op or "?" for op, _ in entry.contributions}))
+    if checkable and all(v is not None for v in values):
+        entry.constant = float(sum(values))  # type: ignore[arg-type]
+        body = number(entry.constant)
+        if body.startswith("(-"):
+            body = body[1:-1]
+    else:
+        body = " + ".join(t if len(terms) == 1 else _grouped(t) for t in terms)
+        body = body.replace("+ -", "- ").replace("+ (-", "- (")  # (cosmetic only: exact)
+    delta = f"\\delta_{{{entry.symbol}}}"
+    entry.delta = delta
+    derivative = f"\\frac{{\\partial {loss}}}{{\\partial {entry.symbol}}}"
+    if entry.leaf and entry.connected:
+        members = [derivative, body]
+    elif entry.connected:
+        members = [delta, derivative, body]
+    else:
+        members = [delta, body]
+    latex = " = ".join(members) + f" \\quad {shape_text(entry.shape)}"
+    return Step(entry.symbol, latex, ops, checkable and entry.connected, entry.tensor,
+                entry.shape, entry.leaf)
+
+
+def _markdown(name: str, declarations: list[str], forward: list[str], steps: list[Step],
+              cuts: list[str], entries: dict[int, _Entry], nodes: list[Node],
+              root: Node) -> str:
+    lines = [f"# The backward pass of ${name}$", "",
+             "Row-vector convention (a vector is a row; a layer is x W + b). Written by "
+             "`al.explain` from the tape: one step per gradient the tape forms, newest op "
+             f"first, with $\\delta_v = \\partial {name} / \\partial v$ and every shape.", "",
+             "## Inputs", ""]
+    lines += [f"$${d}$$" for d in declarations] + [""]
+    if cuts:
+        lines += [f"The outputs of {', '.join(f'`{c}`' for c in dict.fromkeys(cuts))} are "
+                  "declared as inputs: the writeup language cannot write that op, so its "
+                  "gradient step is generic and not checked.", ""]
+    lines += ["## Forward", ""] + [f"$${f}$$" for f in forward] + [""]
+    lines += ["## Backward", "", f"The seed is $\\partial {name} / \\partial {name} = 1$; a "
+              "gradient that is a constant is folded into the steps that use it, and "
+              "$\\mathbf{1}^\\top \\delta$ is the sum of $\\delta$ over its rows (undoing a "
+              "broadcast).", ""]
+    for number_, step in enumerate(steps, 1):
+        how = ", ".join(f"`{op}`" for op in step.ops)
+        note = "" if step.checkable else " (generic: not expressible in the writeup language)"
+        lines += [f"**Step {number_}** (through {how}){note}:", "", f"$${step.latex}$$", ""]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ templates of the built-ins
+# A function template returns a string template (with $-placeholders) for the op's settings and
+# shapes, or None where the writeup language cannot write the case.
+def _last_axis(ctx: Context, x: str = "x") -> bool:
+    axis = ctx.settings.get("axis", -1)
+    return ctx.ndim(x) in (1, 2) and isinstance(axis, int) and axis in (-1, ctx.ndim(x) - 1)
+
+
+def _reduced(ctx: Context) -> str | None:
+    """Which axes a reduction of ``x`` sums: "all", "rows" (axis 0 of a matrix), "columns"."""
+    axis, ndim = ctx.settings.get("axis"), ctx.ndim("x")
+    if isinstance(axis, (tuple, list)):
+        axis = tuple(a % ndim for a in axis) if ndim else axis
+        if len(axis) == ndim:
+            return "all"
+        axis = axis[0] if len(axis) == 1 else "?"
+    if axis is None or ndim <= 1:
+        return "all"
+    if ndim == 2 and axis in (0, -2):
+        return "rows"
+    if ndim == 2 and axis in (1, -1):
+        return "columns"
+    return None
+
+
+def _count(ctx: Context) -> int:
+    return int(np.prod(ctx.shapes["x"])) // max(1, int(np.prod(ctx.out_shape)))
+
+
+def reduction(mean: bool) -> Latex:
+    """``sum`` (``mean``: times 1/n) over all elements, the rows or the columns of a matrix."""
+    def scale(ctx: Context) -> str:
+        return f"{number(1 / _count(ctx))} " if mean and _count(ctx) != 1 else ""
+
+    def forward(ctx: Context) -> str | None:
+        keep = ctx.settings.get("keepdims", False)
+        return {"all": f"{scale(ctx)}\\sum $x", "rows": f"{scale(ctx)}\\mathbf{{1}}^\\top $x",
+                "columns": f"{scale(ctx)}$x \\mathbf{{1}}" if keep else
+                f"{scale(ctx)}($x \\mathbf{{1}})^\\top"}.get(_reduced(ctx) or "")
+
+    def gradient(ctx: Context) -> str | None:
+        keep = ctx.settings.get("keepdims", False)
+        tail = f" \\circ {number(1 / _count(ctx))}" if mean and _count(ctx) != 1 else ""
+        spread = {"all": "$g", "rows": "\\mathbf{1} $g",
+                  "columns": "$g \\mathbf{1}^\\top" if keep else "$g^\\top \\mathbf{1}^\\top"
+                  }.get(_reduced(ctx) or "")
+        return None if spread is None else spread + tail
+
+    return Latex(forward, gradient)
+
+
+def product(x: str = "x", y: str = "y") -> Latex:
+    """A matrix product of matrices or vectors (rows): x y, x_row y, A v as v Aᵀ, u · v."""
+    def kind(ctx: Context) -> tuple[int, int] | None:
+        dims = (ctx.ndim(x), ctx.ndim(y))
+        return dims if all(d in (1, 2) for d in dims) else None
+
+    def forward(ctx: Context) -> str | None:
+        k = kind(ctx)
+        return None if k is None else {(2, 1): f"${y} ${x}^\\top",
+                                       (1, 1): f"${x} ${y}^\\top"}.get(k, f"${x} ${y}")
+
+    def grad_x(ctx: Context) -> str | None:
+        k = kind(ctx)
+        return None if k is None else {(2, 1): f"$g^\\top ${y}", (1, 1): f"$g ${y}"}.get(
+            k, f"$g ${y}^\\top")
+
+    def grad_y(ctx: Context) -> str | None:
+        k = kind(ctx)
+        return None if k is None else {(2, 1): f"$g ${x}", (1, 1): f"$g ${x}"}.get(
+            k, f"${x}^\\top $g")
+
+    return Latex(forward, grad_x, grad_y)
+
+
+def _same_rows(ctx: Context) -> bool:
+    return _row_view(ctx.shapes["x"]) == _row_view(ctx.out_shape) is not None
+
+
+RESHAPE = Latex(lambda c: "$x" if _same_rows(c) else None,
+                lambda c: "$g" if _same_rows(c) else None)
+TRANSPOSE = Latex(
+    lambda c: ("$x^\\top" if c.ndim("x") == 2 else "$x") if c.ndim("x") <= 2
+    and c.settings.get("axes") in (None, (1, 0), [1, 0]) else None,
+    lambda c: ("$g^\\top" if c.ndim("x") == 2 else "$g") if c.ndim("x") <= 2
+    and c.settings.get("axes") in (None, (1, 0), [1, 0]) else None)
+SOFTMAX = Latex(
+    lambda c: "\\mathrm{softmax}($x)" if _last_axis(c) else None,
+    lambda c: "\\mathrm{softmax}($x) \\circ ($g - ($g \\circ \\mathrm{softmax}($x)) "
+              "\\mathbf{1})" if _last_axis(c) else None)
+LOG_SOFTMAX = Latex(
+    lambda c: "\\log \\mathrm{softmax}($x)" if _last_axis(c) else None,
+    lambda c: "$g - \\mathrm{softmax}($x) \\circ ($g \\mathbf{1})" if _last_axis(c)
+    else None)
+
+
+def _cross_entropy_case(ctx: Context) -> str | None:
+    """The scale of a softmax cross-entropy with one-hot (or soft) targets of the logits'
+    shape: "" for a sum, "\\frac{1}{N} " for a mean over N rows; None otherwise."""
+    reduction_ = ctx.settings.get("reduction", "mean")
+    if ctx.shapes["target"] != ctx.shapes["logits"] or not _last_axis(ctx, "logits") or \
+            reduction_ not in ("sum", "mean"):
+        return None
+    rows = int(np.prod(ctx.shapes["logits"][:-1]))
+    return f"{number(1 / rows)} " if reduction_ == "mean" and rows > 1 else ""
+
+
+CROSS_ENTROPY = Latex(
+    lambda c: None if (k := _cross_entropy_case(c)) is None else
+    f"{k}CE($target, \\mathrm{{softmax}}($logits))",
+    lambda c: None if (k := _cross_entropy_case(c)) is None else
+    f"$g \\circ {k}(\\mathrm{{softmax}}($logits) \\circ ($target \\mathbf{{1}}) - $target)",
+    lambda c: None if (k := _cross_entropy_case(c)) is None else
+    f"$g \\circ {k}(-\\log \\mathrm{{softmax}}($logits))")
