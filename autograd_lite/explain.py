@@ -37,9 +37,10 @@ from autograd_lite.tensor import Node, Tensor
 
 Piece = str | Callable[["Context"], str | None] | None
 
-GREEK = frozenset(
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau "
-    "upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Phi Psi Omega".split())
+GREEK = frozenset({
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+    "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi",
+    "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega"})
 
 
 class Latex:
@@ -281,9 +282,6 @@ def explain(loss: Tensor, name: str = "J") -> Explanation:
         raise GraphError("explain: the loss has no recorded history (it is a leaf, or was "
                          "computed without grad or from inputs that do not require grad); "
                          "make the inputs al.Tensor(..., requires_grad=True)")
-    if root.arrays is None:
-        raise GraphError("explain: the loss's graph was freed by backward(); explain it "
-                         "before calling backward(), or pass retain_graph=True")
     nodes = _nodes(root)
     entries: dict[int, _Entry] = {}
     used: set[str] = {name}
@@ -374,6 +372,19 @@ def explain(loss: Tensor, name: str = "J") -> Explanation:
     return Explanation(markdown, declarations, forward, steps, symbols)
 
 
+def explanation_of(report: Any) -> Explanation | None:
+    """The explanation of a verified derivation's loss, for the report of a failing target:
+    None when the derivation passed, is a writeup or kept no loss (explaining needs only the
+    graph's structure, which backward() keeps)."""
+    if getattr(report, "passed", True) or getattr(report, "error", None) is not None or \
+            not isinstance(getattr(report, "loss", None), Tensor) or report.loss._node is None:
+        return None
+    try:
+        return explain(report.loss)
+    except (GraphError, ShapeError):
+        return None
+
+
 def _nodes(root: Node) -> list[Node]:
     """Every node the loss depends on, oldest first."""
     seen: dict[int, Node] = {}
@@ -451,10 +462,7 @@ def _constant_value(text: str) -> float | None:
     text = text.strip()
     sign = 1.0
     while text.startswith("-") or (text.startswith("(-") and text.endswith(")")):
-        if text.startswith("(-"):
-            text = text[2:-1]
-        else:
-            text = text[1:]
+        text = text[2:-1] if text.startswith("(-") else text[1:]
         sign = -sign
         text = text.strip()
         if text.startswith("(") and text.endswith(")") and "(" not in text[1:-1]:
