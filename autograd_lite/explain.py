@@ -236,6 +236,8 @@ def _fill(piece: Piece, ctx: Context) -> str | None:
 def _with_constant_gradient(piece: Piece, ctx: Context, value: float) -> str | None:
     """A template with the output's gradient a constant (the seed 1, a −1, a 1/N): a factor 1
     is dropped and a factor −1 becomes a sign."""
+    if callable(piece):
+        piece = piece(ctx)
     if isinstance(piece, str) and value in (1.0, -1.0):
         stripped = piece.replace("$g \\circ ", "", 1) if piece.startswith("$g \\circ ") else \
             piece.replace(" \\circ $g", "") if piece.endswith(" \\circ $g") else \
@@ -425,7 +427,8 @@ def _context(node: Node, atoms: list[str], out: str) -> Context:
 
 def _propagate(node: Node, entry: _Entry, entries: dict[int, _Entry], ctx: Context,
                written: bool) -> None:
-    """Hand each input of ``node`` its share of the gradient (a LaTeX term, or None: generic)."""
+    """Hand each input of ``node`` its share of the gradient: a LaTeX term from the op's
+    template, with the sums that undo broadcasting, or the generic step."""
     template = node.op.latex
     names = list(ctx.shapes)
     for position, parent in enumerate(node.parents):
@@ -436,29 +439,59 @@ def _propagate(node: Node, entry: _Entry, entries: dict[int, _Entry], ctx: Conte
             target.connected = True
         text = None
         if template is not None and written and position < len(template.gradients):
-            piece = template.gradients[position]
-            if entry.constant is not None:
-                text = _with_constant_gradient(piece, ctx, entry.constant)
-            else:
-                text = _fill(piece, Context({**ctx.atoms, "g": entry.delta or ""},
-                                            ctx.settings, ctx.shapes, ctx.out_shape))
-            if text is not None and template.elementwise:
-                text = unbroadcast(text, node.shape, ctx.shapes[names[position]])
+            text = _contribution(template, position, ctx, entry, ctx.shapes[names[position]])
         if text is None:
             g = number(entry.constant) if entry.constant is not None else entry.delta
-            text = None
             target.contributions.append((None, f"\\mathrm{{VJP}}_{{\\mathrm{{{node.op.name}}}"
                                                f"}}^{{({position + 1})}}({g})"))
         else:
             target.contributions.append((node.op.name, text))
-        if text is not None:
-            value = _constant_value(text)
-            target.contributions[-1] = (node.op.name, text) if value is None else \
-                (node.op.name, number(value))
+
+
+def _contribution(template: Latex, position: int, ctx: Context, entry: _Entry,
+                  shape: tuple[int, ...]) -> str | None:
+    piece = template.gradients[position]
+    if entry.constant is not None:
+        text = _with_constant_gradient(piece, ctx, entry.constant)
+    else:
+        text = _fill(piece, Context({**ctx.atoms, "g": entry.delta or ""}, ctx.settings,
+                                    ctx.shapes, ctx.out_shape))
+    if text is None:
+        return None
+    value = _constant_value(text)
+    wide = ctx.out_shape if template.elementwise else shape
+    if value is not None:  # a constant array of the broadcast shape: summed, it scales
+        return number(value * (int(np.prod(wide)) // max(1, int(np.prod(shape)))))
+    if wide != shape:
+        if entry.constant is not None and _term_shape(piece, ctx) != wide:
+            return None  # (the folded constant no longer carries the broadcast shape)
+        return unbroadcast(text, wide, shape)
+    return text
+
+
+def _term_shape(piece: Piece, ctx: Context) -> tuple[int, ...] | None:
+    """The broadcast shape of the inputs a template uses besides ``$g`` (None: unknown)."""
+    if callable(piece):
+        piece = piece(ctx)
+    if not isinstance(piece, str):
+        return None
+    used = set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", piece)) - {"g"}
+    shapes = [ctx.out_shape if n == "out" else ctx.shapes.get(n) for n in used]
+    if not shapes or any(s is None for s in shapes):
+        return None
+    try:
+        return tuple(np.broadcast_shapes(*shapes))  # type: ignore[arg-type]
+    except ValueError:
+        return None
 
 
 def _constant_value(text: str) -> float | None:
-    """The value of a term that is a plain number (``-1``, ``\\frac{1}{20}``), else None."""
+    """The value of a term that is a plain number or a product of numbers (``-1``,
+    ``\\frac{1}{20}``, ``1 \\circ \\frac{1}{3}``), else None."""
+    factors = text.split(" \\circ ")
+    if len(factors) > 1:
+        values = [_constant_value(f) for f in factors]
+        return None if any(v is None for v in values) else float(np.prod(values))
     text = text.strip()
     sign = 1.0
     while text.startswith("-") or (text.startswith("(-") and text.endswith(")")):
