@@ -73,6 +73,23 @@ class Context:
     settings: dict[str, Any]
     shapes: dict[str, tuple[int, ...]]
     out_shape: tuple[int, ...]
+    declare: Callable[[tuple[int, ...], bool], str] | None = None
+    made: dict[str, str] = field(default_factory=dict)
+
+    def one_hot(self, key: str, shape: tuple[int, ...]) -> str | None:
+        """A constant of one-hot rows of ``shape`` (declared ``\\in \\{0,1\\}^{…}``), the
+        same symbol for the same ``key`` within one op's step (its forward and gradients)."""
+        if key not in self.made:
+            if self.declare is None:
+                return None
+            self.made[key] = self.declare(shape, False)
+        return self.made[key]
+
+    def ones(self, n: int) -> str | None:
+        """A column of ``n`` ones, written as the constant of one-hot rows of width one (the
+        checker's ``\\mathbf{1}`` takes its size from the product, which a column beside a row
+        leaves open)."""
+        return None if self.declare is None else self.declare((n, 1), True)
 
     def __getitem__(self, name: str) -> str:
         return self.atoms[name]
@@ -169,8 +186,12 @@ def symbol_of(name: str) -> str | None:
         return base
     if len(sub) > 1 and not sub.isdigit() and sub not in GREEK:
         return None
-    sub = "\\" + sub if sub in GREEK else sub
-    return f"{base}_{{{sub}}}"
+    return _subscripted(base, "\\" + sub if sub in GREEK else sub)
+
+
+def _subscripted(base: str, sub: str) -> str:
+    """``W_1``, ``a_{12}``, ``v_{\\theta}``."""
+    return f"{base}_{sub}" if len(sub) == 1 else f"{base}_{{{sub}}}"
 
 
 def shape_text(shape: tuple[int, ...]) -> str:
@@ -248,7 +269,8 @@ def _with_constant_gradient(piece: Piece, ctx: Context, value: float) -> str | N
                 return text
             return f"-{_grouped(text)}"
     atoms = {**ctx.atoms, "g": number(value)}
-    return _fill(piece, Context(atoms, ctx.settings, ctx.shapes, ctx.out_shape))
+    return _fill(piece, Context(atoms, ctx.settings, ctx.shapes, ctx.out_shape, ctx.declare,
+                                ctx.made))
 
 
 # ------------------------------------------------------------------------------ the walk
@@ -288,20 +310,20 @@ def explain(loss: Tensor, name: str = "J") -> Explanation:
     entries: dict[int, _Entry] = {}
     used: set[str] = {name}
     constants: list[tuple[str, tuple[int, ...]]] = []
-    counters = {"a": 0, "c": 0, "x": 0}
+    counters = {"a": 0, "c": 0, "e": 0, "x": 0}
 
     def fresh(letter: str) -> str:
         while True:
             counters[letter] += 1
-            candidate = f"{letter}_{{{counters[letter]}}}"
+            candidate = _subscripted(letter, str(counters[letter]))
             if candidate not in used:
                 used.add(candidate)
                 return candidate
 
     def named(label: str | None, letter: str) -> str:
         symbol = symbol_of(label) if label else None
-        if symbol is None or symbol in used or symbol.split("_")[0] in ("J", "\\delta", "a",
-                                                                        "c"):
+        if symbol is None or symbol in used or symbol.split("_")[0] in ("J", "\\delta", "a", "c",
+                                                                        "e"):
             return fresh(letter)
         used.add(symbol)
         return symbol
@@ -317,6 +339,20 @@ def explain(loss: Tensor, name: str = "J") -> Explanation:
         entries[id(node)] = _Entry(node, symbol, node.shape,
                                    _node_tensor(node), leaf=False)
 
+    one_hots: list[str] = []
+
+    ones: dict[tuple[int, ...], str] = {}
+
+    def declare_one_hot(shape: tuple[int, ...], shared: bool) -> str:
+        if shared and shape in ones:
+            return ones[shape]
+        symbol = fresh("e")
+        if shared:
+            ones[shape] = symbol
+        sizes = " \\times ".join(map(str, shape))
+        one_hots.append(f"{symbol} \\in \\{{0,1\\}}^{{{sizes}}}")
+        return symbol
+
     def atom(parent: Any) -> str:
         if id(parent) in entries:
             return entries[id(parent)].symbol
@@ -328,27 +364,33 @@ def explain(loss: Tensor, name: str = "J") -> Explanation:
         constants.append((symbol, value.shape))
         return symbol
 
-    # the forward
+    # the forward: each op's definition, or (an op the language cannot write, or one the
+    # checker would take for another node) its output declared as an input
     declarations = [declaration(entries[id(p)].symbol, entries[id(p)].shape)
                     for p in _leaves(nodes)]
-    forward: list[str] = []
-    cuts: list[str] = []
-    written: dict[int, bool] = {}
+    texts: dict[int, str | None] = {}
     contexts: dict[int, Context] = {}
     for node in nodes:
         entry = entries[id(node)]
         ctx = _context(node, [atom(p) for p in node.parents], entry.symbol)
+        ctx.declare = declare_one_hot
         contexts[id(node)] = ctx
         template = node.op.latex
-        text = _fill(template.forward, ctx) if template is not None else None
-        written[id(node)] = text is not None
+        texts[id(node)] = _fill(template.forward, ctx) if template is not None else None
+    for node in _merged(nodes, texts, entries):
+        texts[id(node)] = None
+    forward: list[str] = []
+    cut_declarations: list[str] = []
+    cuts: list[str] = []
+    for node in nodes:
+        entry, text = entries[id(node)], texts[id(node)]
         if text is None:
             cuts.append(node.op.name)
-            declarations.append(declaration(entry.symbol, node.shape))
+            cut_declarations.append(declaration(entry.symbol, node.shape))
         else:
             forward.append(f"{entry.symbol} = {text} \\quad {shape_text(node.shape)}")
-    declarations[len(declarations) - len(cuts):len(declarations) - len(cuts)] = [
-        declaration(symbol, shape) for symbol, shape in constants]
+    declarations += [declaration(symbol, shape) for symbol, shape in constants]
+    written = {key: text is not None for key, text in texts.items()}
 
     # the backward, newest node first
     entries[id(root)].constant = 1.0
@@ -368,10 +410,28 @@ def explain(loss: Tensor, name: str = "J") -> Explanation:
             step = _finish(entry, name)
             if step is not None:
                 steps.append(step)
+    # (the constants of one-hot rows, and the columns of ones, are made by the steps too)
+    declarations += [f"{d} \\quad \\text{{(ones)}}" if d.endswith("\\times 1}") else
+                     f"{d} \\quad \\text{{(one-hot rows)}}" for d in one_hots]
+    declarations += cut_declarations
     markdown = _markdown(name, declarations, forward, steps, cuts, entries, nodes, root)
     symbols = {(e.key.name or ""): e.symbol for e in entries.values()
                if isinstance(e.key, (Tensor, Node)) and getattr(e.key, "name", None)}
     return Explanation(markdown, declarations, forward, steps, symbols)
+
+
+def explain_derivation(derivation: Any) -> Explanation:
+    """The explanation of a :class:`~autograd_lite.verify.Derivation`'s loss, built as the
+    verifier builds it: its inputs (seeded), each named, those with a gradient formula
+    requiring grad."""
+    from autograd_lite.verify import _guarded
+
+    arrays = derivation.make_inputs()
+    tensors = {k: Tensor(v.copy(), requires_grad=v.dtype.kind == "f" and
+                         k in derivation.gradients, name=k) for k, v in arrays.items()}
+    loss = _guarded(derivation.loss, tensors, derivation.seed,
+                    f"Derivation '{derivation.name}': loss")
+    return explain(loss)
 
 
 def explanation_of(report: Any) -> Explanation | None:
@@ -385,6 +445,62 @@ def explanation_of(report: Any) -> Explanation | None:
         return explain(report.loss)
     except (GraphError, ShapeError):
         return None
+
+
+def _merged(nodes: list[Node], texts: dict[int, str | None],
+            entries: dict[int, _Entry]) -> list[Node]:
+    """The nodes to write as inputs so that the writeup's model has the tape's structure.
+
+    The checker takes structurally equal expressions for one node (a definition *is* its
+    expression), so a node whose expanded expression equals another's, or is found inside one
+    that does not use it (``softmax(θ)`` inside another node's ``\\log softmax(θ)``), would
+    receive the other's gradient too. Such a node is declared instead of defined (its step is
+    then generic), until no two nodes are confused."""
+    from autograd_lite.writeup.model import Model
+    from autograd_lite.writeup.syntax import NotUnderstood, Parser, Sym, tokenize
+
+    ancestors: dict[int, set[int]] = {}
+    for node in nodes:  # (oldest first: parents are done)
+        ancestors[id(node)] = set()
+        for parent in node.parents:
+            if type(parent) is Node:
+                ancestors[id(node)] |= {id(parent)} | ancestors[id(parent)]
+    cut: list[Node] = []
+    leaf_keys = {repr(Sym(e.symbol)) for e in entries.values() if e.leaf}
+    symbols = frozenset(e.symbol for e in entries.values())
+    while True:
+        definitions = {}
+        for node in nodes:
+            text = texts[id(node)]
+            if text is None or node in cut:
+                continue
+            try:
+                definitions[entries[id(node)].symbol] = Parser(tokenize(text), text,
+                                                               symbols).parse()
+            except NotUnderstood:
+                cut.append(node)
+        model = Model(definitions, {}, set())
+        keys = {}
+        for node in nodes:
+            symbol = entries[id(node)].symbol
+            if symbol in definitions:
+                try:
+                    keys[id(node)] = model.key(Sym(symbol))
+                except NotUnderstood:
+                    cut.append(node)
+        confused = None
+        for node in nodes:
+            key = keys.get(id(node))
+            if key is None:
+                continue
+            if key in leaf_keys or any(
+                    other is not node and id(other) in keys and id(node) not in
+                    ancestors[id(other)] and key in keys[id(other)] for other in nodes):
+                confused = node
+                break
+        if confused is None:
+            return cut
+        cut.append(confused)
 
 
 def _nodes(root: Node) -> list[Node]:
@@ -455,7 +571,7 @@ def _contribution(template: Latex, position: int, ctx: Context, entry: _Entry,
         text = _with_constant_gradient(piece, ctx, entry.constant)
     else:
         text = _fill(piece, Context({**ctx.atoms, "g": entry.delta or ""}, ctx.settings,
-                                    ctx.shapes, ctx.out_shape))
+                                    ctx.shapes, ctx.out_shape, ctx.declare, ctx.made))
     if text is None:
         return None
     value = _constant_value(text)
@@ -604,12 +720,17 @@ def reduction(mean: bool) -> Latex:
                 f"{scale(ctx)}($x \\mathbf{{1}})^\\top"}.get(_reduced(ctx) or "")
 
     def gradient(ctx: Context) -> str | None:
-        keep = ctx.settings.get("keepdims", False)
+        keep, kind = ctx.settings.get("keepdims", False), _reduced(ctx)
         tail = f" \\circ {number(1 / _count(ctx))}" if mean and _count(ctx) != 1 else ""
-        spread = {"all": "$g", "rows": "\\mathbf{1} $g",
-                  "columns": "$g \\mathbf{1}^\\top" if keep else "$g^\\top \\mathbf{1}^\\top"
-                  }.get(_reduced(ctx) or "")
-        return None if spread is None else spread + tail
+        if kind == "all":
+            return "$g" + tail
+        if kind is None:
+            return None
+        rows, columns = ctx.shapes["x"]
+        if kind == "rows":
+            return f"{ctx.ones(rows)} $g" + tail
+        g = "$g" if keep else "$g^\\top"
+        return f"{g} {ctx.ones(columns)}^\\top" + tail
 
     return Latex(forward, gradient)
 
@@ -677,3 +798,41 @@ CROSS_ENTROPY = Latex(
     f"$g \\circ {k}(\\mathrm{{softmax}}($logits) \\circ ($target \\mathbf{{1}}) - $target)",
     lambda c: None if (k := _cross_entropy_case(c)) is None else
     f"$g \\circ {k}(-\\log \\mathrm{{softmax}}($logits))")
+
+
+def _index_kind(ctx: Context) -> str | None:
+    """getitem by one integer ("int") or a 1-D array of integers ("array") on the first axis of
+    a vector or a matrix: a product with one-hot rows; anything else None."""
+    from autograd_lite.tensor import raw
+
+    index = np.asarray(raw(ctx.settings.get("index")))
+    if index.dtype.kind not in "iu" or ctx.ndim("x") not in (1, 2):
+        return None
+    return {0: "int", 1: "array"}.get(index.ndim)
+
+
+def _selector(ctx: Context) -> str | None:
+    """The one-hot constant E of the rows picked: 1 × n for one index, K × n for K."""
+    kind = _index_kind(ctx)
+    if kind is None:
+        return None
+    rows = 1 if kind == "int" else int(np.size(ctx.settings.get("index")))
+    return ctx.one_hot("index", (rows, ctx.shapes["x"][0]))
+
+
+def _getitem_forward(ctx: Context) -> str | None:
+    e = _selector(ctx)
+    if e is None:
+        return None
+    return f"{e} $x" if ctx.ndim("x") == 2 else f"$x {e}^\\top"
+
+
+def _getitem_gradient(ctx: Context) -> str | None:
+    e = _selector(ctx)
+    if e is None:
+        return None
+    return f"{e}^\\top $g" if ctx.ndim("x") == 2 else f"$g {e}"
+
+
+# x[o] = e x (one-hot row e) for a matrix, x eᵀ for a vector; the gradient adds g back at o.
+GETITEM = Latex(_getitem_forward, _getitem_gradient)

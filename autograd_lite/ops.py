@@ -33,6 +33,7 @@ from autograd_lite.errors import (
 )
 from autograd_lite.explain import (
     CROSS_ENTROPY,
+    GETITEM,
     LOG_SOFTMAX,
     RESHAPE,
     SOFTMAX,
@@ -373,7 +374,8 @@ def _scatter_add(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarra
 getitem = _op("getitem", "x[index]  ·  g added back at index (repeats accumulate)",
               lambda x, index: x[index],
               lambda g, out, x, index: scatter_add(g, index=index, shape=x.shape),
-              saves="inputs", inputs=1, jvp=(lambda t, out, x, index: getitem(t, index=index),))
+              saves="inputs", inputs=1, jvp=(lambda t, out, x, index: getitem(t, index=index),),
+              latex=GETITEM)
 scatter_add = _op("scatter_add", "zeros(shape) with x added at index  ·  g[index]",
                   _scatter_add,
                   lambda g, out, x, index, shape: getitem(g, index=index), saves="none",
