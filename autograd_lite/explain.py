@@ -75,6 +75,7 @@ class Context:
     out_shape: tuple[int, ...]
     declare: Callable[[tuple[int, ...], bool], str] | None = None
     made: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)  # inputs that are data, not nodes
 
     def one_hot(self, key: str, shape: tuple[int, ...]) -> str | None:
         """A constant of one-hot rows of ``shape`` (declared ``\\in \\{0,1\\}^{…}``), the
@@ -243,6 +244,18 @@ def unbroadcast(text: str, grad_shape: tuple[int, ...], shape: tuple[int, ...]) 
     return None
 
 
+def _unwrapped(text: str) -> str:
+    """``text`` without parentheses around the whole of it."""
+    while text.startswith("(") and text.endswith(")"):
+        depth = 0
+        for i, char in enumerate(text):
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if depth == 0 and i < len(text) - 1:
+                return text
+        text = text[1:-1]
+    return text
+
+
 def _fill(piece: Piece, ctx: Context) -> str | None:
     if callable(piece):
         piece = piece(ctx)
@@ -266,11 +279,11 @@ def _with_constant_gradient(piece: Piece, ctx: Context, value: float) -> str | N
         if stripped is not None and "$g" not in stripped:
             text = _fill(stripped, ctx)
             if text is None or value == 1.0:
-                return text
+                return None if text is None else _unwrapped(text)
             return f"-{_grouped(text)}"
     atoms = {**ctx.atoms, "g": number(value)}
     return _fill(piece, Context(atoms, ctx.settings, ctx.shapes, ctx.out_shape, ctx.declare,
-                                ctx.made))
+                                ctx.made, ctx.values))
 
 
 # ------------------------------------------------------------------------------ the walk
@@ -537,8 +550,11 @@ def _context(node: Node, atoms: list[str], out: str) -> Context:
         f"x{i}" for i in range(len(atoms)))
     shapes = {n: tuple(p.shape) if type(p) in (Node, Tensor) else np.shape(p)
               for n, p in zip(names, node.parents)}
+    from autograd_lite.tensor import raw
+
+    values = {n: raw(p) for n, p in zip(names, node.parents) if type(p) is not Node}
     return Context({**dict(zip(names, atoms)), "out": out}, dict(node.attrs), shapes,
-                   node.shape)
+                   node.shape, values=values)
 
 
 def _propagate(node: Node, entry: _Entry, entries: dict[int, _Entry], ctx: Context,
@@ -571,7 +587,8 @@ def _contribution(template: Latex, position: int, ctx: Context, entry: _Entry,
         text = _with_constant_gradient(piece, ctx, entry.constant)
     else:
         text = _fill(piece, Context({**ctx.atoms, "g": entry.delta or ""}, ctx.settings,
-                                    ctx.shapes, ctx.out_shape, ctx.declare, ctx.made))
+                                    ctx.shapes, ctx.out_shape, ctx.declare, ctx.made,
+                                    ctx.values))
     if text is None:
         return None
     value = _constant_value(text)
@@ -710,14 +727,14 @@ def _count(ctx: Context) -> int:
 
 def reduction(mean: bool) -> Latex:
     """``sum`` (``mean``: times 1/n) over all elements, the rows or the columns of a matrix."""
-    def scale(ctx: Context) -> str:
-        return f"{number(1 / _count(ctx))} " if mean and _count(ctx) != 1 else ""
-
     def forward(ctx: Context) -> str | None:
         keep = ctx.settings.get("keepdims", False)
-        return {"all": f"{scale(ctx)}\\sum $x", "rows": f"{scale(ctx)}\\mathbf{{1}}^\\top $x",
-                "columns": f"{scale(ctx)}$x \\mathbf{{1}}" if keep else
-                f"{scale(ctx)}($x \\mathbf{{1}})^\\top"}.get(_reduced(ctx) or "")
+        text = {"all": "\\sum $x", "rows": "\\mathbf{1}^\\top $x",
+                "columns": "$x \\mathbf{1}" if keep else "($x \\mathbf{1})^\\top"
+                }.get(_reduced(ctx) or "")
+        if text is None or not mean or _count(ctx) == 1:
+            return text
+        return f"{text} \\circ {number(1 / _count(ctx))}"  # (\\sum reaches over the ∘)
 
     def gradient(ctx: Context) -> str | None:
         keep, kind = ctx.settings.get("keepdims", False), _reduced(ctx)
@@ -759,17 +776,14 @@ def product(x: str = "x", y: str = "y") -> Latex:
     return Latex(forward, grad_x, grad_y)
 
 
-def _same_rows(ctx: Context) -> bool:
-    return _row_view(ctx.shapes["x"]) == _row_view(ctx.out_shape) is not None
+def _matrix_transpose(ctx: Context) -> bool:
+    """A matrix transposed. (A reshape or transpose that leaves the row-vector shape as it is
+    would be written x itself, which the checker takes for x: it stays generic.)"""
+    return ctx.ndim("x") == 2 and ctx.settings.get("axes") in (None, (1, 0), [1, 0])
 
 
-RESHAPE = Latex(lambda c: "$x" if _same_rows(c) else None,
-                lambda c: "$g" if _same_rows(c) else None)
-TRANSPOSE = Latex(
-    lambda c: ("$x^\\top" if c.ndim("x") == 2 else "$x") if c.ndim("x") <= 2
-    and c.settings.get("axes") in (None, (1, 0), [1, 0]) else None,
-    lambda c: ("$g^\\top" if c.ndim("x") == 2 else "$g") if c.ndim("x") <= 2
-    and c.settings.get("axes") in (None, (1, 0), [1, 0]) else None)
+TRANSPOSE = Latex(lambda c: "$x^\\top" if _matrix_transpose(c) else None,
+                  lambda c: "$g^\\top" if _matrix_transpose(c) else None)
 SOFTMAX = Latex(
     lambda c: "\\mathrm{softmax}($x)" if _last_axis(c) else None,
     lambda c: "\\mathrm{softmax}($x) \\circ ($g - ($g \\circ \\mathrm{softmax}($x)) "
@@ -791,11 +805,28 @@ def _cross_entropy_case(ctx: Context) -> str | None:
     return f"{number(1 / rows)} " if reduction_ == "mean" and rows > 1 else ""
 
 
+def _one_hot_rows(value: Any) -> bool:
+    """Whether labels given as data are rows of one 1 and zeros (so Σ_k y_k = 1 exactly)."""
+    if value is None:
+        return False
+    value = np.asarray(value)
+    return bool(value.size) and bool(np.isin(value, (0.0, 1.0)).all()) and \
+        bool((value.sum(axis=-1) == 1).all())
+
+
+def _cross_entropy_gradient(ctx: Context) -> str | None:
+    """(softmax(x) Σ_k y_k − y), scaled; ŷ − y for one-hot labels (Σ_k y_k = 1)."""
+    scale = _cross_entropy_case(ctx)
+    if scale is None:
+        return None
+    rows = "" if _one_hot_rows(ctx.values.get("target")) else " \\circ ($target \\mathbf{1})"
+    return f"$g \\circ {scale}(\\mathrm{{softmax}}($logits){rows} - $target)"
+
+
 CROSS_ENTROPY = Latex(
     lambda c: None if (k := _cross_entropy_case(c)) is None else
     f"{k}CE($target, \\mathrm{{softmax}}($logits))",
-    lambda c: None if (k := _cross_entropy_case(c)) is None else
-    f"$g \\circ {k}(\\mathrm{{softmax}}($logits) \\circ ($target \\mathbf{{1}}) - $target)",
+    _cross_entropy_gradient,
     lambda c: None if (k := _cross_entropy_case(c)) is None else
     f"$g \\circ {k}(-\\log \\mathrm{{softmax}}($logits))")
 
@@ -836,3 +867,13 @@ def _getitem_gradient(ctx: Context) -> str | None:
 
 # x[o] = e x (one-hot row e) for a matrix, x eᵀ for a vector; the gradient adds g back at o.
 GETITEM = Latex(_getitem_forward, _getitem_gradient)
+
+
+def _number_exponent(ctx: Context) -> bool:
+    """x^y is written for a constant exponent only (the language has no x^Y of a tensor Y)."""
+    return _constant_value(ctx["y"]) is not None
+
+
+POW = Latex(lambda c: "$x^{$y}" if _number_exponent(c) else None,
+            lambda c: "$g \\circ $y \\circ $x^{$y - 1}" if _number_exponent(c) else None,
+            None, elementwise=True)

@@ -35,7 +35,7 @@ from autograd_lite.explain import (
     CROSS_ENTROPY,
     GETITEM,
     LOG_SOFTMAX,
-    RESHAPE,
+    POW,
     SOFTMAX,
     TRANSPOSE,
     Latex,
@@ -167,8 +167,7 @@ pow = _elementwise("pow", "x^y  ·  g·y·x^(y−1), g·x^y·log x", np.power,
                    _pow_base_grad,
                    _pow_exponent_grad, saves="both",
                    jvp=(_pow_base_grad, _pow_exponent_grad),
-                   latex=Latex("$x^{$y}", "$g \\circ $y \\circ $x^{$y - 1}",
-                               "$g \\circ $out \\circ \\log($x)", elementwise=True))
+                   latex=POW)
 
 
 # ----------------------------------------------------------------------- element-wise maps
@@ -322,7 +321,7 @@ logsumexp = _op("logsumexp", "log Σ e^x over axis  ·  g·softmax(x)", _logsume
 reshape = _op("reshape", "x in a new shape  ·  g in x's shape",
               lambda x, shape: np.reshape(x, shape),
               lambda g, out, x, shape: g.reshape(x.shape), saves="inputs", inputs=1,
-              jvp=(lambda t, out, x, shape: reshape(t, shape=shape),), latex=RESHAPE)
+              jvp=(lambda t, out, x, shape: reshape(t, shape=shape),))
 transpose = _op("transpose", "x with axes permuted  ·  g with the inverse permutation",
                 lambda x, axes=None: np.transpose(x, axes),
                 lambda g, out, x, axes=None:
