@@ -203,9 +203,10 @@ def shape_text(shape: tuple[int, ...]) -> str:
     return "(" + " \\times ".join(map(str, view)) + ")"
 
 
-def declaration(symbol: str, shape: tuple[int, ...]) -> str:
-    space = "\\mathbb{R}" if not shape else "\\mathbb{R}^{" + " \\times ".join(
-        map(str, shape)) + "}"
+def declaration(symbol: str, shape: tuple[int, ...], one_hot: bool = False) -> str:
+    """``W_1 \\in \\mathbb{R}^{10 \\times 5}``; labels of one-hot rows in ``\\{0,1\\}^{…}``."""
+    field_ = "\\{0,1\\}" if one_hot else "\\mathbb{R}"
+    space = field_ if not shape else field_ + "^{" + " \\times ".join(map(str, shape)) + "}"
     return f"{symbol} \\in {space}"
 
 
@@ -379,7 +380,9 @@ def explain(loss: Tensor, name: str = "J") -> Explanation:
 
     # the forward: each op's definition, or (an op the language cannot write, or one the
     # checker would take for another node) its output declared as an input
-    declarations = [declaration(entries[id(p)].symbol, entries[id(p)].shape)
+    declarations = [declaration(entries[id(p)].symbol, entries[id(p)].shape,
+                                one_hot=not p.requires_grad and p.ndim == 2
+                                and _one_hot_rows(p.data))
                     for p in _leaves(nodes)]
     texts: dict[int, str | None] = {}
     contexts: dict[int, Context] = {}
@@ -679,12 +682,12 @@ def _markdown(name: str, declarations: list[str], forward: list[str], steps: lis
              "`al.explain` from the tape: one step per gradient the tape forms, newest op "
              f"first, with $\\delta_v = \\partial {name} / \\partial v$ and every shape.", "",
              "## Inputs", ""]
-    lines += [f"$${d}$$" for d in declarations] + [""]
+    lines += [line for d in declarations for line in (f"$${d}$$", "")]
     if cuts:
         lines += [f"The outputs of {', '.join(f'`{c}`' for c in dict.fromkeys(cuts))} are "
                   "declared as inputs: the writeup language cannot write that op, so its "
                   "gradient step is generic and not checked.", ""]
-    lines += ["## Forward", ""] + [f"$${f}$$" for f in forward] + [""]
+    lines += ["## Forward", ""] + [line for f in forward for line in (f"$${f}$$", "")]
     lines += ["## Backward", "", f"The seed is $\\partial {name} / \\partial {name} = 1$; a "
               "gradient that is a constant is folded into the steps that use it, and "
               "$\\mathbf{1}^\\top \\delta$ is the sum of $\\delta$ over its rows (undoing a "
