@@ -388,3 +388,21 @@ def test_a_passing_derivation_has_no_explanation(tmp_path, capsys):
     status, out, err = run(capsys, "verify", str(source), "--report", str(report_dir))
     assert status == 0, out + err
     assert "step by step" not in (report_dir / "README.md").read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------ the user documentation
+def test_the_documentation_examples_run_and_show_what_they_print(capsys):
+    """docs/explain.md: its Python blocks run in order, and the explanation it shows (quoted)
+    is the one the first block prints, display by display."""
+    import re
+
+    page = (ROOT / "docs" / "explain.md").read_text(encoding="utf-8")
+    namespace: dict = {}
+    for block in re.findall(r"```python\n(.*?)```", page, re.S):
+        exec(compile(block, "explain.md example", "exec"), namespace)
+    printed = capsys.readouterr().out
+    assert namespace["report"].passed and not namespace["report"].not_checked
+    shown = [line[2:] for line in page.splitlines() if line.startswith("> $$")]
+    first = printed[:printed.index("# The backward pass", 1)]
+    assert shown == [line for line in first.splitlines() if line.startswith("$$")]
+    assert "\\frac{\\partial J}{\\partial X} = \\sigma(X)" in printed
