@@ -872,6 +872,19 @@ def _getitem_gradient(ctx: Context) -> str | None:
 GETITEM = Latex(_getitem_forward, _getitem_gradient)
 
 
+def _vectors(ctx: Context) -> bool:
+    return ctx.ndim("a") == 1 and ctx.ndim("b") == 1
+
+
+# np.inner and np.outer of two vectors (rows): a bᵀ and aᵀ b.
+INNER = Latex(lambda c: "$a $b^\\top" if _vectors(c) else None,
+              lambda c: "$g $b" if _vectors(c) else None,
+              lambda c: "$g $a" if _vectors(c) else None)
+OUTER = Latex(lambda c: "$a^\\top $b" if _vectors(c) else None,
+              lambda c: "$b $g^\\top" if _vectors(c) else None,
+              lambda c: "$a $g" if _vectors(c) else None)
+
+
 def _number_exponent(ctx: Context) -> bool:
     """x^y is written for a constant exponent only (the language has no x^Y of a tensor Y)."""
     return _constant_value(ctx["y"]) is not None
