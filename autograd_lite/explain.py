@@ -36,6 +36,7 @@ from autograd_lite.errors import GraphError, ShapeError
 from autograd_lite.tensor import Node, Tensor
 
 Piece = str | Callable[["Context"], str | None] | None
+MAX_OPS = 1_000  # recorded ops in one explanation
 
 GREEK = frozenset({
     "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
@@ -300,7 +301,8 @@ class _Entry:
     delta: str | None = None  # the symbol (or constant) standing for its gradient
     constant: float | None = None
     connected: bool = False  # the writeup's J depends on it through written forwards
-    contributions: list[tuple[str | None, str]] = field(default_factory=list)
+    # (op, LaTeX, written by its template: False for a generic step), one per consumer
+    contributions: list[tuple[str, str, bool]] = field(default_factory=list)
 
 
 def explain(loss: Tensor, name: str = "J") -> Explanation:
@@ -321,6 +323,10 @@ def explain(loss: Tensor, name: str = "J") -> Explanation:
                          "computed without grad or from inputs that do not require grad); "
                          "make the inputs al.Tensor(..., requires_grad=True)")
     nodes = _nodes(root)
+    if len(nodes) > MAX_OPS:
+        raise GraphError(f"explain: the loss was computed by {len(nodes):,} recorded ops; an "
+                         f"explanation is written for at most {MAX_OPS:,} (a writeup is checked "
+                         "up to 2,000 equations): explain a smaller loss, or smaller pieces")
     entries: dict[int, _Entry] = {}
     used: set[str] = {name}
     constants: list[tuple[str, tuple[int, ...]]] = []
@@ -471,52 +477,53 @@ def _merged(nodes: list[Node], texts: dict[int, str | None],
     expression), so a node whose expanded expression equals another's, or is found inside one
     that does not use it (``softmax(θ)`` inside another node's ``\\log softmax(θ)``), would
     receive the other's gradient too. Such a node is declared instead of defined (its step is
-    then generic), until no two nodes are confused."""
+    then generic), one at a time, until no two nodes are confused."""
     from autograd_lite.writeup.model import Model
-    from autograd_lite.writeup.syntax import NotUnderstood, Parser, Sym, tokenize
+    from autograd_lite.writeup.syntax import NotUnderstood, Parser, Sym, tokenize, walk
 
-    ancestors: dict[int, set[int]] = {}
-    for node in nodes:  # (oldest first: parents are done)
-        ancestors[id(node)] = set()
+    position = {id(node): i for i, node in enumerate(nodes)}
+    ancestors: dict[int, int] = {}  # (a bit per node: the nodes each one depends on)
+    for node in nodes:  # (oldest first: the parents are done)
+        bits = 0
         for parent in node.parents:
             if type(parent) is Node:
-                ancestors[id(node)] |= {id(parent)} | ancestors[id(parent)]
-    cut: list[Node] = []
-    leaf_keys = {repr(Sym(e.symbol)) for e in entries.values() if e.leaf}
+                bits |= (1 << position[id(parent)]) | ancestors[id(parent)]
+        ancestors[id(node)] = bits
     symbols = frozenset(e.symbol for e in entries.values())
+    leaf_keys = {repr(Sym(e.symbol)) for e in entries.values() if e.leaf}
+    definitions, owners = {}, {}
+    cut: list[Node] = []
+    for node in nodes:
+        text = texts[id(node)]
+        if text is None:
+            continue
+        try:
+            definitions[entries[id(node)].symbol] = Parser(tokenize(text), text,
+                                                           symbols).parse()
+            owners[entries[id(node)].symbol] = node
+        except NotUnderstood:
+            cut.append(node)
     while True:
-        definitions = {}
-        for node in nodes:
-            text = texts[id(node)]
-            if text is None or node in cut:
-                continue
-            try:
-                definitions[entries[id(node)].symbol] = Parser(tokenize(text), text,
-                                                               symbols).parse()
-            except NotUnderstood:
-                cut.append(node)
-        model = Model(definitions, {}, set())
-        keys = {}
-        for node in nodes:
-            symbol = entries[id(node)].symbol
-            if symbol in definitions:
-                try:
-                    keys[id(node)] = model.key(Sym(symbol))
-                except NotUnderstood:
-                    cut.append(node)
-        confused = None
-        for node in nodes:
-            key = keys.get(id(node))
-            if key is None:
-                continue
-            if key in leaf_keys or any(
-                    other is not node and id(other) in keys and id(node) not in
-                    ancestors[id(other)] and key in keys[id(other)] for other in nodes):
-                confused = node
-                break
+        model = Model(dict(definitions), {}, set())
+        keys: dict[str, str] = {}
+        within: dict[str, set[int]] = {}  # the key of each part of a definition → its nodes
+        try:
+            for symbol, tree in definitions.items():
+                keys[symbol] = model.key(Sym(symbol))
+                for part in walk(tree):
+                    within.setdefault(model.key(part), set()).add(id(owners[symbol]))
+        except NotUnderstood:  # (a definition the checker cannot expand: written as input)
+            confused = owners[symbol]
+        else:
+            confused = next((owners[symbol] for symbol, key in keys.items()
+                             if key in leaf_keys or any(
+                                 other != id(owners[symbol]) and not
+                                 ancestors[other] >> position[id(owners[symbol])] & 1
+                                 for other in within.get(key, ()))), None)
         if confused is None:
             return cut
         cut.append(confused)
+        del definitions[entries[id(confused)].symbol]
 
 
 def _nodes(root: Node) -> list[Node]:
@@ -577,10 +584,10 @@ def _propagate(node: Node, entry: _Entry, entries: dict[int, _Entry], ctx: Conte
             text = _contribution(template, position, ctx, entry, ctx.shapes[names[position]])
         if text is None:
             g = number(entry.constant) if entry.constant is not None else entry.delta
-            target.contributions.append((None, f"\\mathrm{{VJP}}_{{\\mathrm{{{node.op.name}}}"
-                                               f"}}^{{({position + 1})}}({g})"))
+            target.contributions.append((node.op.name, f"\\mathrm{{VJP}}_{{\\mathrm{{"
+                                         f"{node.op.name}}}}}^{{({position + 1})}}({g})", False))
         else:
-            target.contributions.append((node.op.name, text))
+            target.contributions.append((node.op.name, text, True))
 
 
 def _contribution(template: Latex, position: int, ctx: Context, entry: _Entry,
@@ -648,10 +655,10 @@ def _finish(entry: _Entry, loss: str) -> Step | None:
     """The display of one gradient: the sum of the contributions of its consumers."""
     if not entry.contributions:
         return None
-    checkable = all(op is not None for op, _ in entry.contributions)
-    terms = [text for _, text in entry.contributions]
+    checkable = all(written for _, _, written in entry.contributions)
+    terms = [text for _, text, _ in entry.contributions]
     values = [_constant_value(t) for t in terms]
-    ops = tuple(sorted({op or "?" for op, _ in entry.contributions}))
+    ops = tuple(dict.fromkeys(op for op, _, _ in entry.contributions))
     if checkable and all(v is not None for v in values):
         entry.constant = float(sum(values))  # type: ignore[arg-type]
         body = number(entry.constant)

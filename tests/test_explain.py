@@ -300,6 +300,18 @@ def test_refusals():
         explain(tensor(rng, (), "x"))
 
 
+def test_a_loss_of_too_many_ops_is_refused_and_a_long_chain_is_not():
+    from autograd_lite.explain import MAX_OPS
+
+    x = tensor(np.random.default_rng(9), (2, 2), "x")
+    h = x
+    for _ in range(MAX_OPS - 1):
+        h = al.tanh(h)
+    assert len(explain(h.sum()).steps) == MAX_OPS  # (every node and x)
+    with pytest.raises(GraphError, match=f"at most {MAX_OPS:,}"):
+        explain(al.tanh(h).sum())
+
+
 def test_explanation_after_backward_still_verifies():
     loss = network_loss(np.random.default_rng(7))
     loss.backward()  # frees the saved arrays; the structure is enough
