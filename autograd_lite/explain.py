@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from string import Template
 from typing import Any
 
@@ -269,12 +269,31 @@ def _fill(piece: Piece, ctx: Context) -> str | None:
         return None
 
 
+def _elementwise_in_g(piece: str) -> bool:
+    """Whether ``$g`` enters the template only element-wise (``$g \\circ …``, ``… - $g``,
+    ``\\frac{$g}{…}``, ``-$g``), so that a constant gradient may stand there as a number (a
+    number broadcasts); in a matrix product (``$g W^\\top``, ``e $g``) it must stay the array
+    it is. Each ``$g`` must have, on each side, an element-wise operator, a bracket or nothing."""
+    for match in re.finditer(r"\$g\b", piece):
+        before, after = piece[:match.start()], piece[match.end():]
+        if not (before == "" or re.search(r"(\\circ |[-+] |\(|\{|^-)$", before)):
+            return False
+        if not (after == "" or re.match(r"( \\circ| [-+]|\)|\})", after)):
+            return False
+    return True
+
+
 def _with_constant_gradient(piece: Piece, ctx: Context, value: float) -> str | None:
     """A template with the output's gradient a constant (the seed 1, a −1, a 1/N): a factor 1
-    is dropped and a factor −1 becomes a sign."""
+    is dropped and a factor −1 becomes a sign. None where the constant cannot be folded (it
+    enters a matrix product of a non-scalar output): the gradient's symbol is used there."""
     if callable(piece):
         piece = piece(ctx)
-    if isinstance(piece, str) and value in (1.0, -1.0):
+    if not isinstance(piece, str):
+        return None
+    if int(np.prod(ctx.out_shape)) != 1 and not _elementwise_in_g(piece):
+        return None
+    if value in (1.0, -1.0):
         stripped = piece.replace("$g \\circ ", "", 1) if piece.startswith("$g \\circ ") else \
             piece.replace(" \\circ $g", "") if piece.endswith(" \\circ $g") else \
             piece[3:] if piece.startswith("$g ") else None
@@ -592,24 +611,29 @@ def _propagate(node: Node, entry: _Entry, entries: dict[int, _Entry], ctx: Conte
 
 def _contribution(template: Latex, position: int, ctx: Context, entry: _Entry,
                   shape: tuple[int, ...]) -> str | None:
+    """One consumer's share of an input's gradient: the op's template at the output's gradient
+    (a folded constant, or its symbol), with the sum that undoes broadcasting; None: generic."""
     piece = template.gradients[position]
-    if entry.constant is not None:
-        text = _with_constant_gradient(piece, ctx, entry.constant)
+    folded = None if entry.constant is None else \
+        _with_constant_gradient(piece, ctx, entry.constant)
+    if folded is None:
+        if entry.delta is None:  # (the loss itself: its seed is always folded)
+            return None
+        text = _fill(piece, Context({**ctx.atoms, "g": entry.delta}, ctx.settings, ctx.shapes,
+                                    ctx.out_shape, ctx.declare, ctx.made, ctx.values))
     else:
-        text = _fill(piece, Context({**ctx.atoms, "g": entry.delta or ""}, ctx.settings,
-                                    ctx.shapes, ctx.out_shape, ctx.declare, ctx.made,
-                                    ctx.values))
+        text = folded
     if text is None:
         return None
     value = _constant_value(text)
     wide = ctx.out_shape if template.elementwise else shape
     if value is not None:  # a constant array of the broadcast shape: summed, it scales
         return number(value * (int(np.prod(wide)) // max(1, int(np.prod(shape)))))
-    if wide != shape:
-        if entry.constant is not None and _term_shape(piece, ctx) != wide:
-            return None  # (the folded constant no longer carries the broadcast shape)
-        return unbroadcast(text, wide, shape)
-    return text
+    term = _term_shape(piece, ctx)
+    if folded is not None and (term is None or _row_view(term) != _row_view(wide)):
+        # the folded constant carried the gradient's shape, which the rest does not
+        return _contribution(template, position, ctx, replace(entry, constant=None), shape)
+    return unbroadcast(text, wide, shape) if wide != shape else text
 
 
 def _term_shape(piece: Piece, ctx: Context) -> tuple[int, ...] | None:
