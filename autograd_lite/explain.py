@@ -37,6 +37,8 @@ from autograd_lite.tensor import Node, Tensor
 
 Piece = str | Callable[["Context"], str | None] | None
 MAX_OPS = 1_000  # recorded ops in one explanation
+# names the writeup language reads as something else (σ and e^x, δ and ∂ of the steps, d/dx)
+RESERVED = frozenset({"e", "d", "sigma", "delta", "Delta", "partial", "pi", "nabla"})
 
 GREEK = frozenset({
     "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
@@ -172,6 +174,8 @@ builtin_abs = abs
 def symbol_of(name: str) -> str | None:
     """A tensor's name as a symbol of the writeup language, or None: ``z1`` → ``z_1``, ``W_2``
     → ``W_2``, ``theta`` → ``\\theta``, ``v_c`` → ``v_c``, ``y_hat`` → ``\\hat{y}``."""
+    if name in RESERVED:
+        return None
     if name in GREEK:
         return "\\" + name
     match = re.fullmatch(r"([A-Za-z]+?)_?(hat)?_?([A-Za-z0-9]*)", name)
@@ -417,7 +421,10 @@ def explain(loss: Tensor, name: str = "J") -> Explanation:
         ctx.declare = declare_one_hot
         contexts[id(node)] = ctx
         template = node.op.latex
-        texts[id(node)] = _fill(template.forward, ctx) if template is not None else None
+        flat = all(len(shape) <= 2 for shape in (*ctx.shapes.values(), node.shape))
+        # (the writeup language has scalars, vectors and matrices only)
+        texts[id(node)] = _fill(template.forward, ctx) if template is not None and flat \
+            else None
     for node in _merged(nodes, texts, entries):
         texts[id(node)] = None
     forward: list[str] = []

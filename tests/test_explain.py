@@ -279,6 +279,20 @@ def test_a_tensor_exponent_is_generic():
     assert all(c.passed for c in report.checks) and len(report.checks) == 3
 
 
+def test_arrays_of_three_axes_and_reserved_names_are_never_misread():
+    """The language has matrices at most, and reads σ, δ, e as functions or steps: such ops are
+    generic and such names replaced, never checked as something else."""
+    rng = np.random.default_rng(10)
+    X, sigma = tensor(rng, (2, 3, 4), "X"), tensor(rng, (3, 4), "sigma")
+    explanation = explain(al.sigmoid(X + sigma).sum())
+    assert not any(s.checkable for s in explanation.steps)
+    assert "\\sigma \\in" not in explanation.markdown
+    report = explanation.verify()
+    assert report.checks == [] and report.not_checked
+    e = tensor(rng, (2, 2), "e")
+    assert "e \\in" not in explain(al.exp(e).sum()).markdown
+
+
 def test_nodes_the_checker_would_merge_are_written_as_inputs():
     """sum(W, axis=1) computed twice: the writeup's model would take the two for one node and
     give each the other's gradient; one is declared instead, and nothing fails."""
