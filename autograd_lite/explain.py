@@ -17,7 +17,7 @@ elements (``\\sum \\delta``).
 
 The result is Markdown that the writeup checker reads (``autograd-lite verify``): every step is
 checked against the tape and finite differences. An op without a template, or a case its template
-cannot write (an index, a sum over a middle axis), gets the generic step
+cannot write (a slice, a sum over a middle axis, three axes), gets the generic step
 ``\\mathrm{VJP}_{\\mathrm{op}}(\\delta)``, which the checker lists as not checked; its output is
 declared as an input of the writeup, so the steps after it are still checked.
 """
@@ -52,10 +52,10 @@ class Latex:
     A template is a string with ``$x``-style placeholders (``string.Template``) for the op's
     inputs by their names in the forward's signature, ``$g`` for the gradient of the output and
     ``$out`` for the output's symbol, e.g. ``Latex("$x \\circ $y", "$g \\circ $y",
-    "$g \\circ $x", elementwise=True)``; or a function of a :class:`Context` returning the LaTeX
-    or None where it cannot be written (a setting it does not cover). ``elementwise=True``: the
-    gradients have the broadcast shape of the output, and the explanation adds the sums that undo
-    the broadcast. None for an input: no gradient is written (a step is generic).
+    "$g \\circ $x", elementwise=True)``; or a function of a :class:`Context` returning such a
+    string for the op's settings and shapes, or None where it cannot be written.
+    ``elementwise=True``: the gradients have the broadcast shape of the output, and the
+    explanation adds the sums that undo the broadcast. None for an input: its step is generic.
     """
 
     __slots__ = ("elementwise", "forward", "gradients")
@@ -113,7 +113,7 @@ class Context:
 @dataclass
 class Step:
     """One gradient the tape forms: ``symbol`` (the LaTeX of what is differentiated), ``latex``
-    (the whole display), ``op`` (the op whose VJP forms it, for an input: the ops), ``checkable``
+    (the whole display), ``ops`` (the ops whose VJPs form it), ``checkable``
     (False: generic, the checker lists it as not checked), ``tensor`` (the leaf, or a tensor
     standing for the intermediate, for ``al.grad``), ``shape``."""
 
