@@ -216,3 +216,8 @@ from autograd_lite.higher_order import (  # noqa: E402
 )
 
 __all__ += ["DerivativeCheckError", "check_grads", "func", "gradgradcheck"]
+
+# The backward pass written down as a chain-rule derivation (a checkable writeup).
+from autograd_lite.explain import Explanation, explain  # noqa: E402
+
+__all__ += ["Explanation", "explain"]

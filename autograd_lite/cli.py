@@ -1,4 +1,4 @@
-"""The ``autograd-lite`` command: ``verify``, ``graph`` and ``ops``.
+"""The ``autograd-lite`` command: ``verify``, ``graph``, ``explain`` and ``ops``.
 
 Exit status of ``verify``: 0 when no check fails, 1 when any check fails, 2 when a path, file or
 derivation cannot be verified (the others are still checked); see :func:`_verify`.
@@ -149,12 +149,41 @@ def _graph(args: argparse.Namespace) -> int:
     return 0
 
 
-def _expression(args: argparse.Namespace) -> str:
+def _explain(args: argparse.Namespace) -> int:
+    """Evaluate the expression (a scalar) on seeded random inputs and print, or write with -o,
+    the Markdown explanation of its backward pass (``al.explain``)."""
+    from autograd_lite.explain import explain
+    from autograd_lite.expression import evaluate, parse_inputs
+
+    expression = _expression(args, "explain")
+    specs = parse_inputs(args.input)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (values do not enter the explanation)
+        out = evaluate(expression, specs, seed=args.seed, max_elements=args.max_elements).output
+    if out.size != 1:
+        raise ExpressionError(f"the expression has shape {out.shape}; explain needs a scalar "
+                              "loss: reduce it, e.g. sum(...) or mean(...)")
+    if not out.requires_grad:
+        raise ExpressionError("the expression depends on no floating input, so it has no "
+                              "backward pass to explain")
+    markdown = explain(out).markdown
+    if args.output is None:
+        print(markdown)
+        return 0
+    try:
+        Path(args.output).write_text(markdown + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ExpressionError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _expression(args: argparse.Namespace, command: str = "graph") -> str:
     if args.expression is not None and args.expr is not None:
         raise ExpressionError("give the expression once: as the argument or as --expr")
     expression = args.expr if args.expr is not None else args.expression
     if expression is None:
-        raise ExpressionError('the expression is missing: autograd-lite graph "EXPRESSION" '
+        raise ExpressionError(f'the expression is missing: autograd-lite {command} "EXPRESSION" '
                               "--input NAME=SHAPE … (an expression that starts with - goes "
                               'after --, or as --expr="-x")')
     return expression
@@ -265,8 +294,27 @@ def parser() -> argparse.ArgumentParser:
                        metavar="N",
                        help="budget of array elements for the whole evaluation, checked before "
                             f"allocating (default {DEFAULT_MAX_ELEMENTS:,})")
+    explain = commands.add_parser(
+        "explain", help="write the backward pass of a scalar expression as a derivation",
+        description="Evaluate the scalar EXPRESSION (as graph does: parsed and whitelisted, "
+                    "never executed) and write its backward pass as a chain-rule derivation in "
+                    "Markdown with LaTeX, one step per gradient, which `autograd-lite verify` "
+                    "checks line by line. Exit status: 0 written, 2 refused (one line on "
+                    "stderr). See docs/explain.md.")
+    explain.add_argument("expression", nargs="?",
+                         help='e.g. "sum(-y * log_softmax(sigmoid(x @ W1 + b1) @ W2 + b2))"')
+    explain.add_argument("--expr", metavar="EXPRESSION", help="the expression, as an option")
+    explain.add_argument("--input", action="append", default=[], metavar="NAME=SHAPE",
+                         help="an input: x=20x10 (floats), b=5, c=scalar, y=20:int[:N]")
+    explain.add_argument("-o", "--output", default=None, metavar="FILE",
+                         help="write the Markdown to FILE (default: print it)")
+    explain.add_argument("--seed", type=_natural(0, 2 ** 64 - 1), default=0,
+                         help="seed of the random inputs (default 0)")
+    explain.add_argument("--max-elements", type=_natural(1), default=DEFAULT_MAX_ELEMENTS,
+                         metavar="N", help="budget of array elements for the evaluation "
+                                           f"(default {DEFAULT_MAX_ELEMENTS:,})")
     ops = commands.add_parser("ops", help="list the registered ops")
-    for command in (verify, graph, ops):
+    for command in (verify, graph, explain, ops):
         command.add_argument("--version", action="version", version=version)
     return top
 
@@ -277,12 +325,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from autograd_lite.expression import excerpt
 
         hint = ""
-        if args.command == "graph" and any(e.startswith("-") for e in extra):
-            hint = ('; an expression that starts with - goes after -- (graph --input x=3 -- '
-                    '"-x") or as --expr="-x"')
+        if args.command in ("graph", "explain") and any(e.startswith("-") for e in extra):
+            hint = (f'; an expression that starts with - goes after -- ({args.command} --input '
+                    'x=3 -- "-x") or as --expr="-x"')
         _say(args.command, f"error: unrecognized arguments: {excerpt(' '.join(extra))}{hint}")
         return 2
-    handlers = {"verify": _verify, "graph": _graph, "ops": _ops}
+    handlers = {"verify": _verify, "graph": _graph, "explain": _explain, "ops": _ops}
     try:
         return handlers[args.command](args)
     except AutogradLiteError as exc:
@@ -299,9 +347,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(args.command, "interrupted")
         return 130
     except Exception as exc:  # a bug of ours: still one line, never a traceback, for graph
-        if args.command != "graph":
+        if args.command not in ("graph", "explain"):
             raise
-        _say("graph", f"error: internal error ({type(exc).__name__}: {str(exc)[:200]}); "
+        _say(args.command, f"error: internal error ({type(exc).__name__}: {str(exc)[:200]}); "
                       "please report it with the command line")
         return 2
 

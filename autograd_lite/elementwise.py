@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from autograd_lite.errors import SignatureError
+from autograd_lite.explain import Latex
 from autograd_lite.ops import abs, div, exp, max, min, mul, neg, pow, sqrt, sub
 from autograd_lite.registry import broadcast_failure, register_op
 from autograd_lite.tensor import raw
@@ -45,12 +46,13 @@ def _register(name: str, math_doc: str, forward: Any, vjps: tuple, jvps: tuple, 
 
 
 def _unary(name: str, math_doc: str, forward: Any, derivative: Any, saves: str,
-           family: str = FAMILY) -> Any:
+           family: str = FAMILY, latex: Latex | None = None) -> Any:
     """A smooth unary op from its derivative ``derivative(y, x)`` (y the output, x the input;
-    the one not saved is None)."""
+    the one not saved is None); ``latex``: how ``al.explain`` writes it."""
     return _register(name, math_doc, forward,
                      (lambda g, out, x: g * derivative(out, x),),
-                     (lambda t, out, x: t * derivative(out, x),), saves=saves, family=family)
+                     (lambda t, out, x: t * derivative(out, x),), saves=saves, family=family,
+                     latex=latex)
 
 
 def _like(mask: Any, value: Any) -> np.ndarray:
@@ -105,16 +107,18 @@ sinc = _unary("sinc", "sin(πx)/(πx)  ·  g·(cos πx − sinc x)/x (0 at x = 0
 
 # --------------------------------------------------------------------- exponentials and logs
 exp2 = _unary("exp2", "2^x  ·  g·2^x·ln 2", np.exp2, lambda y, x: y * math.log(2.0), "output")
-expm1 = _unary("expm1", "e^x − 1  ·  g·e^x", np.expm1, lambda y, x: y + 1.0, "output")
+expm1 = _unary("expm1", "e^x − 1  ·  g·e^x", np.expm1, lambda y, x: y + 1.0, "output",
+               latex=Latex("\\exp($x) - 1", "$g \\circ \\exp($x)"))
 log2 = _unary("log2", "log₂ x  ·  g/(x ln 2)", np.log2,
               lambda y, x: 1.0 / (x * math.log(2.0)), "inputs")
 log10 = _unary("log10", "log₁₀ x  ·  g/(x ln 10)", np.log10,
                lambda y, x: 1.0 / (x * math.log(10.0)), "inputs")
 log1p = _unary("log1p", "log(1 + x)  ·  g/(1 + x)", np.log1p, lambda y, x: 1.0 / (1.0 + x),
-               "inputs")
-square = _unary("square", "x²  ·  2g·x", np.square, lambda y, x: 2.0 * x, "inputs")
+               "inputs", latex=Latex("\\log(1 + $x)", "\\frac{$g}{1 + $x}"))
+square = _unary("square", "x²  ·  2g·x", np.square, lambda y, x: 2.0 * x, "inputs",
+                latex=Latex("$x^2", "$g \\circ 2 $x"))
 reciprocal = _unary("reciprocal", "1/x  ·  −g/x²", np.reciprocal, lambda y, x: -(y * y),
-                    "output")
+                    "output", latex=Latex("\\frac{1}{$x}", "-\\frac{$g}{$x^2}"))
 
 
 def _logaddexp_share(base: Any) -> Any:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from autograd_lite.errors import AutogradLiteError
+from autograd_lite.explain import explanation_of
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -463,6 +464,11 @@ def _section(report: Any, anchor: str, svg: ET.Element | str | None,
     diagnoses = _diagnoses(report)
     if diagnoses:
         out.append(diagnoses)
+    explanation = explanation_of(report)
+    if explanation is not None:  # a failing target: the backward pass, step by step
+        out.append('<details class="math explanation"><summary>The backward pass of the loss, '
+                   'step by step (<code>al.explain</code>)</summary><div class="math-body">'
+                   f"{markdown_to_html(explanation.markdown, heading_shift=2)}</div></details>")
     if svg_html:
         out.append(f'<div class="graph" id="{anchor}-graph">{svg_html}</div>')
     elif isinstance(svg, str):

@@ -31,6 +31,17 @@ from autograd_lite.errors import (
     ShapeError,
     TargetWarning,
 )
+from autograd_lite.explain import (
+    CROSS_ENTROPY,
+    GETITEM,
+    LOG_SOFTMAX,
+    POW,
+    SOFTMAX,
+    TRANSPOSE,
+    Latex,
+    product,
+    reduction,
+)
 from autograd_lite.registry import broadcast_failure, register_op
 from autograd_lite.tensor import Tensor, raw
 
@@ -108,15 +119,18 @@ def _reduce(ufunc: np.ufunc, doc: str) -> Any:
 add = _elementwise("add", "x + y  ·  g, g", np.add,
                    lambda g, out, x, y: g,
                    lambda g, out, x, y: g, saves="none",
-                   jvp=(lambda t, out, x, y: t, lambda t, out, x, y: t))
+                   jvp=(lambda t, out, x, y: t, lambda t, out, x, y: t),
+                   latex=Latex("$x + $y", "$g", "$g", elementwise=True))
 sub = _elementwise("sub", "x − y  ·  g, −g", np.subtract,
                    lambda g, out, x, y: g,
                    lambda g, out, x, y: -g, saves="none",
-                   jvp=(lambda t, out, x, y: t, lambda t, out, x, y: -t))
+                   jvp=(lambda t, out, x, y: t, lambda t, out, x, y: -t),
+                   latex=Latex("$x - $y", "$g", "-$g", elementwise=True))
 mul = _elementwise("mul", "x · y  ·  g·y, g·x", np.multiply,
                    lambda g, out, x, y: g * y,
                    lambda g, out, x, y: g * x, saves="inputs",
-                   jvp=(lambda t, out, x, y: t * y, lambda t, out, x, y: x * t))
+                   jvp=(lambda t, out, x, y: t * y, lambda t, out, x, y: x * t),
+                   latex=Latex("$x \\circ $y", "$g \\circ $y", "$g \\circ $x", elementwise=True))
 def _div_grad_y(g: Any, out: Any, x: Any, y: Any) -> Any:
     """−g·(x/y)/y."""
     grad = -g
@@ -128,9 +142,12 @@ def _div_grad_y(g: Any, out: Any, x: Any, y: Any) -> Any:
 div = _elementwise("div", "x / y  ·  g/y, −g·(x/y)/y", np.true_divide,
                    lambda g, out, x, y: g / y,
                    _div_grad_y, saves="both",
-                   jvp=(lambda t, out, x, y: t / y, lambda t, out, x, y: -t * out / y))
+                   jvp=(lambda t, out, x, y: t / y, lambda t, out, x, y: -t * out / y),
+                   latex=Latex("\\frac{$x}{$y}", "\\frac{$g}{$y}", "-\\frac{$g \\circ $x}{$y^2}",
+                               elementwise=True))
 neg = _op("neg", "−x  ·  −g", np.negative,
-          lambda g, out, x: -g, saves="none", jvp=(lambda t, out, x: -t,))
+          lambda g, out, x: -g, saves="none", jvp=(lambda t, out, x: -t,),
+          latex=Latex("-$x", "-$g"))
 
 
 def _pow_base_grad(g: Any, out: Any, x: Any, y: Any) -> Any:
@@ -149,7 +166,8 @@ def _pow_exponent_grad(g: Any, out: Any, x: Any, y: Any) -> Any:
 pow = _elementwise("pow", "x^y  ·  g·y·x^(y−1), g·x^y·log x", np.power,
                    _pow_base_grad,
                    _pow_exponent_grad, saves="both",
-                   jvp=(_pow_base_grad, _pow_exponent_grad))
+                   jvp=(_pow_base_grad, _pow_exponent_grad),
+                   latex=POW)
 
 
 # ----------------------------------------------------------------------- element-wise maps
@@ -184,13 +202,15 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 exp = _op("exp", "e^x  ·  g·e^x", np.exp, lambda g, out, x: g * out, saves="output",
-          jvp=(lambda t, out, x: t * out,))
+          jvp=(lambda t, out, x: t * out,), latex=Latex("\\exp($x)", "$g \\circ \\exp($x)"))
 log = _op("log", "log x  ·  g/x", np.log, lambda g, out, x: g / x, saves="inputs",
-          jvp=(lambda t, out, x: t / x,))
+          jvp=(lambda t, out, x: t / x,), latex=Latex("\\log($x)", "\\frac{$g}{$x}"))
 sqrt = _op("sqrt", "√x  ·  g/(2√x)", np.sqrt, lambda g, out, x: g / (2.0 * out),
-           saves="output", jvp=(lambda t, out, x: t / (2.0 * out),))
+           saves="output", jvp=(lambda t, out, x: t / (2.0 * out),),
+           latex=Latex("\\sqrt{$x}", "\\frac{$g}{2 \\sqrt{$x}}"))
 abs = _op("abs", "|x|  ·  g·sign(x)", np.abs, lambda g, out, x: g * np.sign(raw(x)),
-          saves="inputs", jvp=(lambda t, out, x: t * np.sign(raw(x)),))
+          saves="inputs", jvp=(lambda t, out, x: t * np.sign(raw(x)),),
+          latex=Latex("\\lvert $x \\rvert", "$g \\circ \\mathrm{sign}($x)"))
 def _sigmoid_grad(g: Any, out: Any, x: Any) -> Any:
     """g·σ(1 − σ), built in one fresh array (see the module docstring)."""
     grad = 1.0 - out
@@ -207,12 +227,14 @@ def _tanh_grad(g: Any, out: Any, x: Any) -> Any:
 
 
 sigmoid = _op("sigmoid", "σ(x)  ·  g·σ(x)(1 − σ(x))", _sigmoid, _sigmoid_grad,
-              saves="output", jvp=(_sigmoid_grad,))
+              saves="output", jvp=(_sigmoid_grad,),
+              latex=Latex("\\sigma($x)", "$g \\circ \\sigma($x) \\circ (1 - \\sigma($x))"))
 tanh = _op("tanh", "tanh x  ·  g·(1 − tanh² x)", np.tanh, _tanh_grad, saves="output",
-           jvp=(_tanh_grad,))
+           jvp=(_tanh_grad,), latex=Latex("\\tanh($x)", "$g \\circ (1 - \\tanh($x)^2)"))
 relu = _op("relu", "max(x, 0)  ·  g·[x > 0]", lambda x: np.maximum(x, 0),
            lambda g, out, x: g * (raw(out) > 0), saves="output",
-           jvp=(lambda t, out, x: t * (raw(out) > 0),))
+           jvp=(lambda t, out, x: t * (raw(out) > 0),),
+           latex=Latex("\\mathrm{ReLU}($x)", "$g \\circ \\mathrm{ReLU}'($x)"))
 
 
 def _astype(x: np.ndarray, dtype: Any) -> np.ndarray:
@@ -263,11 +285,12 @@ def _mean(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray
 
 sum = _op("sum", "Σ x over axis  ·  g copied to every summed element",
           _reduce(np.add, "Σ x over axis."), _sum_grad, saves="inputs",
-          jvp=(lambda t, out, x, axis=None, keepdims=False: sum(t, axis=axis, keepdims=keepdims),))
+          jvp=(lambda t, out, x, axis=None, keepdims=False: sum(t, axis=axis, keepdims=keepdims),),
+          latex=reduction(mean=False))
 mean = _op("mean", "Σ x / n over axis  ·  g / n to every element", _mean, _mean_grad,
            saves="inputs",
            jvp=(lambda t, out, x, axis=None, keepdims=False:
-                    mean(t, axis=axis, keepdims=keepdims),))
+                    mean(t, axis=axis, keepdims=keepdims),), latex=reduction(mean=True))
 max = _op("max", "max x over axis  ·  g to the largest (ties share)",
           _reduce(np.maximum, "The largest element along axis."), _extremum_grad,
           jvp=(_extremum_jvp,))
@@ -303,7 +326,7 @@ transpose = _op("transpose", "x with axes permuted  ·  g with the inverse permu
                 lambda x, axes=None: np.transpose(x, axes),
                 lambda g, out, x, axes=None:
                     transpose(g, axes=_inverse_permutation(axes, x.ndim)), saves="inputs",
-                jvp=(lambda t, out, x, axes=None: transpose(t, axes=axes),))
+                jvp=(lambda t, out, x, axes=None: transpose(t, axes=axes),), latex=TRANSPOSE)
 broadcast_to = _op("broadcast_to", "x repeated to shape  ·  g summed over the copies",
                    lambda x, shape: np.broadcast_to(x, shape),
                    lambda g, out, x, shape: g,  # the engine sums the copies back
@@ -350,7 +373,8 @@ def _scatter_add(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarra
 getitem = _op("getitem", "x[index]  ·  g added back at index (repeats accumulate)",
               lambda x, index: x[index],
               lambda g, out, x, index: scatter_add(g, index=index, shape=x.shape),
-              saves="inputs", inputs=1, jvp=(lambda t, out, x, index: getitem(t, index=index),))
+              saves="inputs", inputs=1, jvp=(lambda t, out, x, index: getitem(t, index=index),),
+              latex=GETITEM)
 scatter_add = _op("scatter_add", "zeros(shape) with x added at index  ·  g[index]",
                   _scatter_add,
                   lambda g, out, x, index, shape: getitem(g, index=index), saves="none",
@@ -452,7 +476,7 @@ def _matmul_failure(a: Any, b: Any) -> ShapeError | None:
 
 matmul = _op("matmul", "A B (np.matmul)  ·  G Bᵀ, Aᵀ G", np.matmul, _matmul_grad_a, _matmul_grad_b,
              explain=_matmul_failure, saves="inputs",
-             jvp=(lambda t, out, a, b: t @ b, lambda t, out, a, b: a @ t))
+             jvp=(lambda t, out, a, b: t @ b, lambda t, out, a, b: a @ t), latex=product())
 
 
 # ------------------------------------------------------------------- softmax and its kin
@@ -478,7 +502,7 @@ def _softmax_grad(g: Any, out: Any, x: Any, axis: int = -1) -> Any:
 
 
 softmax = _op("softmax", "p = e^x / Σ e^x  ·  p ∘ (g − Σ g∘p)", _softmax, _softmax_grad,
-              saves="output", jvp=(_softmax_grad,))
+              saves="output", jvp=(_softmax_grad,), latex=SOFTMAX)
 def _log_softmax_grad(g: Any, out: Any, x: Any, axis: int = -1) -> Any:
     """g − softmax(x)·Σ g, with softmax(x) = e^out."""
     grad = exp(out)
@@ -489,7 +513,8 @@ def _log_softmax_grad(g: Any, out: Any, x: Any, axis: int = -1) -> Any:
 
 log_softmax = _op("log_softmax", "x − log Σ e^x  ·  g − softmax(x)·Σ g", _log_softmax,
                   _log_softmax_grad, saves="output",
-                  jvp=(lambda t, out, x, axis=-1: t - sum(exp(out) * t, axis=axis, keepdims=True),))
+                  jvp=(lambda t, out, x, axis=-1: t - sum(exp(out) * t, axis=axis, keepdims=True),),
+                  latex=LOG_SOFTMAX)
 
 
 _UNSIGNED = {np.dtype(f"i{n}"): np.dtype(f"u{n}") for n in (1, 2, 4, 8)}  # native ints
@@ -671,7 +696,7 @@ softmax_cross_entropy = _op("softmax_cross_entropy",
                             "−Σ y log softmax(x), reduced  ·  (softmax(x)·Σy − y) · g / rows",
                             _softmax_cross_entropy,
                             _ce_grad_logits, _ce_grad_target, residual=True, saves="inputs",
-                            jvp=(_ce_jvp_logits, _ce_jvp_target))
+                            jvp=(_ce_jvp_logits, _ce_jvp_target), latex=CROSS_ENTROPY)
 
 
 # How `autograd-lite ops` groups the built-ins above.

@@ -20,6 +20,7 @@ import numpy as np
 
 from autograd_lite.engine import unbroadcast
 from autograd_lite.errors import InputValueError, ShapeError, SignatureError
+from autograd_lite.explain import INNER, OUTER, product
 from autograd_lite.ops import matmul
 from autograd_lite.registry import register_op
 from autograd_lite.shapes import moveaxis, normalize_axis, real_input, register
@@ -229,11 +230,12 @@ def _dot_grads() -> tuple[Any, Any]:
 
 
 dot = register("dot", "Σⱼ a[…, j] b[…, j, :] (np.dot)  ·  einsum of g with the other operand",
-               _real(np.dot, "dot"), *_dot_grads(), saves="inputs", family=FAMILY)
+               _real(np.dot, "dot"), *_dot_grads(), saves="inputs", family=FAMILY,
+               latex=product("a", "b"))
 dot.jvps = _bilinear_jvps(dot)
 inner = register("inner", "Σⱼ a[…, j] b[…, j] over the last axes  ·  einsum of g with the "
                  "other operand", _real(np.inner, "inner"), *_by_formula(_inner_terms),
-                 saves="inputs", family=FAMILY)
+                 saves="inputs", family=FAMILY, latex=INNER)
 inner.jvps = _bilinear_jvps(inner)
 
 
@@ -266,7 +268,7 @@ outer = register("outer", "a_i b_j of the flattened arrays  ·  g b̃ and g̃ᵀ
                  _real(np.outer, "outer"),
                  lambda g, out, a, b: matmul(g, b.reshape(-1)).reshape(a.shape),
                  lambda g, out, a, b: matmul(a.reshape(-1), g).reshape(b.shape),
-                 saves="inputs", family=FAMILY)
+                 saves="inputs", family=FAMILY, latex=OUTER)
 outer.jvps = _bilinear_jvps(outer)
 
 

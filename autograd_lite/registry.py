@@ -95,7 +95,7 @@ class Op:
     """
 
     __slots__ = ("arity", "array_settings", "builtin", "doc", "explain", "family", "forward",
-                 "inputs", "jvp", "jvps", "name", "positional", "required", "residual",
+                 "inputs", "jvp", "jvps", "latex", "name", "positional", "required", "residual",
                  "saves_inputs", "saves_output", "sequence", "settings", "signature",
                  "takes_any_setting", "vjp", "vjps")
 
@@ -103,7 +103,8 @@ class Op:
                  residual: bool = False, doc: str | None = None,
                  explain: Callable[..., AutogradLiteError | None] | None = None,
                  builtin: bool = False, saves: str = "both", inputs: int | None = None,
-                 jvp: JVP | Sequence[JVP | None] | None = None, family: str = "user") -> None:
+                 jvp: JVP | Sequence[JVP | None] | None = None, family: str = "user",
+                 latex: Any = None) -> None:
         if not callable(forward):
             raise RegistryError(f"register_op('{name}'): forward must be callable")
         if saves not in SAVES:
@@ -142,6 +143,9 @@ class Op:
         own_doc = None if isinstance(forward, np.ufunc) else (forward.__doc__ or "").strip()
         self.doc = doc if doc is not None else own_doc or None
         self.explain = explain
+        # How ``al.explain`` writes the op's forward and each input's gradient in LaTeX (an
+        # ``explain.Latex``); None: a generic step, listed as not checkable.
+        self.latex = latex
         self.builtin = builtin
         self.family = family  # how `autograd-lite ops` groups it ("element-wise", "linalg", ...)
         self.sequence = False  # inputs given as one sequence (see take_sequence)
@@ -350,7 +354,8 @@ def register_op(name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP 
                 residual: bool = False, doc: str | None = None,
                 explain: Callable[..., AutogradLiteError | None] | None = None,
                 builtin: bool = False, saves: str = "both", inputs: int | None = None,
-                jvp: JVP | Sequence[JVP | None] | None = None, family: str = "user") -> Op:
+                jvp: JVP | Sequence[JVP | None] | None = None, family: str = "user",
+                latex: Any = None) -> Op:
     """Register a primitive and return it, ready to call on tensors.
 
     >>> softplus = register_op("softplus", forward=lambda x: np.logaddexp(0.0, x),
@@ -361,7 +366,8 @@ def register_op(name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP 
     (what may be tensors, and what the VJPs differentiate), the others are settings, passed by
     keyword or after the inputs by position (``inputs=`` gives the count of inputs when a
     setting has no default, as ``reshape(x, shape)``). Registering a name again replaces a user
-    op (so a notebook cell can be re-run); built-in names are refused.
+    op (so a notebook cell can be re-run); built-in names are refused. ``latex=`` (an
+    ``autograd_lite.explain.Latex``) is how ``al.explain`` writes the op's step.
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise RegistryError(f"op names must be Python identifiers, got {name!r}")
@@ -369,7 +375,7 @@ def register_op(name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP 
     if existing is not None and existing.builtin:
         raise RegistryError(f"'{name}' is a built-in op; register yours under another name")
     op = Op(name, forward, vjp, residual=residual, doc=doc, explain=explain, builtin=builtin,
-            saves=saves, inputs=inputs, jvp=jvp, family=family)
+            saves=saves, inputs=inputs, jvp=jvp, family=family, latex=latex)
     _REGISTRY[name] = op
     return op
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from autograd_lite.explain import explanation_of
 from autograd_lite.verify import Check, DerivationReport
 
 #: Version of the ``--json`` document (docs/verdicts.md). 2: outcomes (pass, fail, kink,
@@ -274,6 +275,11 @@ def write_markdown(reports: Sequence[DerivationReport], errors: Sequence[str],
             worst = _worst_text(check) if check.outcome != "pass" else None
             if worst:
                 out.append(f"  ({worst})")
+        explanation = explanation_of(report)
+        if explanation is not None:  # a failing target: the backward pass, step by step
+            body = re.sub(r"^#", "####", explanation.markdown, flags=re.M)
+            out += ["", "<details><summary>The backward pass of the loss, step by step "
+                    "(<code>al.explain</code>)</summary>", "", body, "", "</details>"]
         if graphs and i in graphs:
             relative = Path(_relative(graphs[i], directory))
             out += ["", f"![graph of {report.name}]({relative.as_posix()})"]

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from autograd_lite.errors import InputValueError
+from autograd_lite.explain import Latex
 from autograd_lite.ops import exp, sigmoid
 from autograd_lite.registry import register_op
 
@@ -34,11 +35,13 @@ def _scipy(name: str) -> Any:
     return forward
 
 
-def _unary(name: str, math_doc: str, forward: Any, derivative: Any, saves: str) -> Any:
-    """A smooth unary op from its derivative ``derivative(y, x)`` (y output, x input)."""
+def _unary(name: str, math_doc: str, forward: Any, derivative: Any, saves: str,
+           latex: Latex | None = None) -> Any:
+    """A smooth unary op from its derivative ``derivative(y, x)`` (y output, x input);
+    ``latex``: how ``al.explain`` writes it."""
     return register_op(name, forward, (lambda g, out, x: g * derivative(out, x),),
                        jvp=(lambda t, out, x: t * derivative(out, x),), builtin=True,
-                       doc=math_doc, saves=saves, family=FAMILY)
+                       doc=math_doc, saves=saves, family=FAMILY, latex=latex)
 
 
 _TWO_OVER_ROOT_PI = 2.0 / math.sqrt(math.pi)
@@ -81,7 +84,8 @@ logit = _unary("logit", "log(x/(1 − x)) on (0, 1)  ·  g/(x(1 − x))", _scipy
 softplus = register_op("softplus", lambda x: np.logaddexp(0.0, x),
                        (lambda g, out, x: g * sigmoid(x),),
                        jvp=(lambda t, out, x: t * sigmoid(x),), doc="log(1 + e^x)  ·  g·σ(x)",
-                       saves="inputs", family=FAMILY)
+                       saves="inputs", family=FAMILY,
+                       latex=Latex("\\log(1 + \\exp($x))", "$g \\circ \\sigma($x)"))
 
 
 def _log_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -90,7 +94,9 @@ def _log_sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 log_sigmoid = log_expit = _unary("log_sigmoid", "log σ(x)  ·  g·σ(−x) = g·(1 − σ(x))", _log_sigmoid,
-                                 lambda y, x: sigmoid(-x), "inputs")
+                                 lambda y, x: sigmoid(-x), "inputs",
+                                 latex=Latex("\\log(\\sigma($x))",
+                                             "$g \\circ (1 - \\sigma($x))"))
 
 __all__ = ["digamma", "erf", "erfc", "erfinv", "expit", "gammaln", "log_expit", "log_sigmoid",
            "logit", "polygamma", "psi", "softplus"]

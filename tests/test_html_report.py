@@ -53,6 +53,7 @@ class Page(HTMLParser):
         self.tags: list[str] = []
         self.sections: dict[str, dict[str, int]] = {}
         self.current: str | None = None
+        self.explaining = False  # inside a failing target's explanation (al.explain)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
@@ -63,7 +64,9 @@ class Page(HTMLParser):
             self.current = attributes.get("id")
             writeup = "writeup" in (attributes.get("class") or "").split()
             self.sections[self.current or ""] = {"svg": 0, "math": 0, "writeup": writeup}
-        if self.current and tag in ("svg", "math"):
+        if tag == "details" and "explanation" in (attributes.get("class") or "").split():
+            self.explaining = True
+        if self.current and tag in ("svg", "math") and not self.explaining:
             self.sections[self.current][tag] += 1
         if tag == "a" and attributes.get("href"):
             self.links.append(attributes["href"] or "")
@@ -72,6 +75,10 @@ class Page(HTMLParser):
                 self.loads.append(f"{tag} {key}={attributes[key]}")
         if tag in ("link", "script", "iframe", "img", "object", "embed", "image", "use"):
             self.loads.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "details":
+            self.explaining = False
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +214,9 @@ def test_notebook_displays(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------ in a browser
 PROBE = """<script>
-const maths = [...document.querySelectorAll('math')];
+const all = [...document.querySelectorAll('math')];
+const maths = all.filter(m => !m.closest('details.explanation'));  // (a closed <details>)
+const explained = all.filter(m => m.closest('details.explanation'));
 const box = e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
 const leaked = [];
 const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
@@ -225,7 +234,8 @@ document.body.setAttribute('data-probe', JSON.stringify({
   maths: maths.length, mathml: maths.filter(m => m instanceof MathMLElement).length,
   drawn: maths.filter(box).length, merror: document.querySelectorAll('merror').length,
   annotations: [...document.querySelectorAll('annotation')].filter(box).length,
-  leaked, sections}));
+  leaked, sections, explained: explained.length,
+  explained_mathml: explained.filter(m => m instanceof MathMLElement).length}));
 </script>"""
 
 
@@ -250,6 +260,8 @@ def test_the_page_renders_in_chromium(report_dir: Path, tmp_path: Path) -> None:
     assert probe["mathml"] == expected  # the browser made MathML elements of all of them
     assert probe["drawn"] == expected  # and laid each out with a size
     assert probe["merror"] == 0
+    # a failing target's explanation (al.explain): MathML too, shown when its details open
+    assert probe["explained"] > 0 and probe["explained_mathml"] == probe["explained"]
     assert probe["annotations"] == 0  # the LaTeX source is kept, not shown
     assert probe["leaked"] == []  # no LaTeX left as text
     assert len(probe["sections"]) == derivation_count() + writeup_count()
