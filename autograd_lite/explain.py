@@ -470,13 +470,15 @@ def explain(loss: Tensor, name: str = "J") -> Explanation:
 
 def explain_derivation(derivation: Any) -> Explanation:
     """The explanation of a :class:`~autograd_lite.verify.Derivation`'s loss, built as the
-    verifier builds it: its inputs (seeded), each named, those with a gradient formula
-    requiring grad."""
+    verifier builds it: its inputs (seeded), each named, those with a gradient, Hessian or
+    Hessian-vector-product formula requiring grad."""
     from autograd_lite.verify import _guarded
 
     arrays = derivation.make_inputs()
-    tensors = {k: Tensor(v.copy(), requires_grad=v.dtype.kind == "f" and
-                         k in derivation.gradients, name=k) for k, v in arrays.items()}
+    targets = {*(derivation.gradients or {}), *(derivation.hessians or {}),
+               *(derivation.hvps or {})}
+    tensors = {k: Tensor(v.copy(), requires_grad=v.dtype.kind == "f" and k in targets, name=k)
+               for k, v in arrays.items()}
     loss = _guarded(derivation.loss, tensors, derivation.seed,
                     f"Derivation '{derivation.name}': loss")
     return explain(loss)

@@ -48,6 +48,12 @@ def test_the_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monkey
         report = namespace["report"]
         assert isinstance(report, al.verify.DerivationReport) and report.passed
         assert (tmp_path / "loss.svg").is_file()
+        # the NumPy-written Gaussian NLL at L = I (Σ = 2I): ∂/∂μ = −Σ_n Σ⁻¹(x_n − μ) = −Σ_n x_n / 2
+        np.testing.assert_allclose(namespace["mu"].grad, -namespace["X"].sum(axis=0) / 2,
+                                   rtol=1e-12)
+        v, f = namespace["v"], namespace["f"]
+        np.testing.assert_allclose(al.func.grad(f)(v),
+                                   2 * np.tanh(v) * (1 - np.tanh(v) ** 2), rtol=1e-12)
     if page.name == "custom-ops.md":
         np.testing.assert_array_equal(namespace["b"].grad, np.full(3, 0.5))
         z = namespace["z"]
