@@ -216,3 +216,7 @@ from autograd_lite.higher_order import (  # noqa: E402
 )
 
 __all__ += ["DerivativeCheckError", "check_grads", "func", "gradgradcheck"]
+
+from autograd_lite.compile import compile  # noqa: E402,A004
+
+__all__ += ["compile"]
