@@ -31,7 +31,7 @@ from autograd_lite import registry
 from autograd_lite.errors import AutogradLiteError, DTypeError
 from autograd_lite.modes import current_mode
 from autograd_lite.registry import Op, explain_failure
-from autograd_lite.tensor import Tensor, _new_tensor
+from autograd_lite.tensor import Tensor
 
 __all__ = ["CompileError", "Compiled", "ConcretizationError", "backward_source", "compile"]
 
@@ -183,10 +183,7 @@ class Tracer:
 
     # -- values
     def traces(self, args: Sequence[Any]) -> bool:
-        for arg in args:
-            if type(arg) is Traced:
-                return True
-        return False
+        return any(type(arg) is Traced for arg in args)
 
     def input(self, array: np.ndarray, name: str, diff: bool) -> Traced:
         var = Var(array, "input", name, diff)
@@ -349,8 +346,9 @@ class Tracer:
                 return var
         saved_out, inputs, attrs = self._saved(op, refs, attrs, residual, out)
         fn = op.vjps[position]  # type: ignore[index]
+        label = op.inputs[position] if position < len(op.inputs) else position
         var = self.call(fn, [g, saved_out, *inputs], attrs, hint=f"d_{out.hint}",
-                        fn_hint=f"{op.name}_vjp_{op.inputs[position] if position < len(op.inputs) else position}")
+                        fn_hint=f"{op.name}_vjp_{label}")
         if var.value is None:
             self.lines.pop()
             return None
@@ -507,6 +505,7 @@ class Program:
         self._name_values(inputs)
         self.source = self._render(name, inputs, results)
         namespace = dict(tracer.namespace)
+        self.namespace_names = sorted(namespace)  # what the source refers to besides its own
         exec(builtins_compile(self.source, f"<al.compile {name}>", "exec"), namespace)
         self.fn = namespace[name]
         self.tracer = None  # type: ignore[assignment]  # (the traced values can go)
@@ -540,7 +539,7 @@ class Program:
                         and v.value.base is None and v.value.flags.writeable
                         and v.shape == target.shape and v.dtype == target.dtype
                         and last.get(id(v)) == i
-                        and all(w is v or last.get(id(w), -1) <= i and w.kind == "value"
+                        and all(w is v or (last.get(id(w), -1) <= i and w.kind == "value")
                                 for w in sharing[id(v.value)])):
                     line.out = v
                     # the result lives in v's buffer from here on
@@ -670,6 +669,10 @@ class Compiled:
             raise CompileError(f"al.compile: expected a function, got {type(f).__name__}")
         self.f = f
         self.transform = _transform_of(f)
+        if self.transform is None and getattr(f, "__module__", "") == "autograd_lite.func":
+            raise CompileError(
+                f"al.compile: {f.__qualname__.split('.')[0]} is not supported; compile the "
+                "transform func.value_and_grad(loss) or func.grad(loss), or a function of arrays")
         self.cache: dict[Any, tuple[Program, Any]] = {}
         self._last: Program | None = None
         self.__name__ = getattr(f, "__name__", "f")
@@ -702,6 +705,7 @@ class Compiled:
         leaves, structure = _flatten((args, kwargs))
         key: list[Any] = [_freeze(structure)]
         arrays = []
+        normalized = []
         for leaf in leaves:
             if type(leaf) is Traced:
                 return (None, None), []
@@ -712,6 +716,9 @@ class Compiled:
                         "history); a compiled function takes and returns arrays and records "
                         "nothing. Pass arrays, and compile func.grad(f) for gradients.")
                 leaf = leaf._data
+            if isinstance(leaf, np.generic) and leaf.dtype.kind in "fiub":
+                leaf = np.asarray(leaf)  # a NumPy scalar: a 0-d array, as an argument
+            normalized.append(leaf)
             if isinstance(leaf, np.ndarray):
                 key.append((leaf.shape, leaf.dtype.str))
                 arrays.append(leaf)
@@ -733,7 +740,10 @@ class Compiled:
         frozen = tuple(key)
         entry = self.cache.get(frozen)
         if entry is None:
-            entry = self.cache[frozen] = self._trace(args, kwargs)
+            from autograd_lite.func import _unflatten
+
+            args, kwargs = _unflatten(structure, normalized)
+            entry = self.cache[frozen] = self._trace(tuple(args), kwargs)
         self._last = entry[0]
         return entry, arrays
 
@@ -815,7 +825,7 @@ class Compiled:
                 return leaf._var
             if isinstance(leaf, Tensor):
                 leaf = leaf._data
-            if isinstance(leaf, np.ndarray) or isinstance(leaf, (int, float, np.generic)):
+            if isinstance(leaf, (np.ndarray, int, float, np.generic)):
                 return tracer.call(np.array, [np.asarray(leaf)], hint="constant")
             return tracer.refer(leaf)
 
@@ -858,7 +868,7 @@ class Compiled:
         return leaves, structure
 
 
-def compile(f: Callable[..., Any]) -> Compiled:  # noqa: A001 (al.compile, as jax.jit)
+def compile(f: Callable[..., Any]) -> Compiled:
     """``f`` traced once per input signature into generated NumPy code (see the module doc).
 
     >>> step = al.compile(al.func.value_and_grad(loss, argnums=(1, 2)))
