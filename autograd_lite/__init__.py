@@ -217,6 +217,6 @@ from autograd_lite.higher_order import (  # noqa: E402
 
 __all__ += ["DerivativeCheckError", "check_grads", "func", "gradgradcheck"]
 
-from autograd_lite.compile import compile  # noqa: E402,A004
+from autograd_lite.compile import compile  # noqa: E402
 
 __all__ += ["compile"]
