@@ -19,6 +19,7 @@ global generator, a generator passed as an argument, backward passes inside ``f`
 
 from __future__ import annotations
 
+import gc
 import inspect
 import keyword
 import random
@@ -65,11 +66,12 @@ class Var:
 class Line:
     """``targets = fn(args, **kwargs)``; ``elementwise``: fn is a NumPy ufunc taking ``out=``."""
 
-    __slots__ = ("args", "elementwise", "fn", "kwargs", "out", "record", "targets")
+    __slots__ = ("args", "elementwise", "fn", "fn_obj", "kwargs", "out", "record", "targets")
 
-    def __init__(self, targets: tuple[Var | None, ...], fn: str, args: list[Any],
+    def __init__(self, targets: tuple[Var | None, ...], fn: Lit, args: list[Any],
                  kwargs: list[tuple[str, Any]], elementwise: bool) -> None:
         self.targets, self.fn, self.args, self.kwargs = targets, fn, args, kwargs
+        self.fn_obj = fn.value
         self.elementwise = elementwise
         self.out: Var | None = None  # the operand whose buffer receives the result, if any
         self.record: tuple[Op, list[Any], dict[str, Any], Var | None, Var] | None = None
@@ -147,6 +149,19 @@ class Traced(Tensor):
 
 
 _UNSET = object()
+LARGE = 20_000  # lines: above this, the program runs as a list of steps (see Program)
+
+
+class Lit(str):
+    """An argument that is not a value of the program: its source text, and the object."""
+
+    value: Any
+
+
+def _lit(source: str, value: Any) -> Lit:
+    lit = Lit(source)
+    lit.value = value
+    return lit
 _ADD_REDUCE = np.add.reduce  # (one bound method, so that it is spelled np.add.reduce)
 _SPELLED = {id(_ADD_REDUCE): "np.add.reduce"}
 
@@ -178,7 +193,7 @@ class Tracer:
     def __init__(self) -> None:
         self.lines: list[Line] = []
         self.namespace: dict[str, Any] = {"np": np}
-        self._names: dict[int, str] = {}
+        self._names: dict[int, Lit] = {}
         self.constants: list[Var] = []
 
     # -- values
@@ -204,16 +219,18 @@ class Tracer:
             return value
         if type(value) is Traced:
             return value._var
+        if type(value) is Lit:
+            return value
         source = _literal(value)
         if source is not None:
-            return source
+            return _lit(source, value)
         spelled = _SPELLED.get(id(value))
         if spelled is not None:
-            return spelled
+            return _lit(spelled, value)
         if callable(value) and getattr(np, getattr(value, "__name__", "-"), None) is value:
-            return f"np.{value.__name__}"
+            return _lit(f"np.{value.__name__}", value)
         if isinstance(value, np.dtype) and getattr(np, value.name, None) is not None:
-            return f"np.{value.name}"
+            return _lit(f"np.{value.name}", value)
         key = id(value)
         if key not in self._names:
             if isinstance(value, np.ndarray):  # a constant: frozen as it was when traced
@@ -225,7 +242,7 @@ class Tracer:
                 n += 1
                 name = f"{base}_{n}"
             self.namespace[name] = value
-            self._names[key] = name
+            self._names[key] = _lit(name, value)
             self.constants.append(Var(value, "const", name))  # (keeps id(value) reserved)
         return self._names[key]
 
@@ -500,15 +517,73 @@ class Program:
                 kept.append(line)
                 needed.update(id(v) for v in line.inputs())
         kept.reverse()
-        self.lines = kept
-        self._reuse_buffers(inputs, results)
-        self._name_values(inputs)
-        self.source = self._render(name, inputs, results)
-        namespace = dict(tracer.namespace)
-        self.namespace_names = sorted(namespace)  # what the source refers to besides its own
-        exec(builtins_compile(self.source, f"<al.compile {name}>", "exec"), namespace)
-        self.fn = namespace[name]
-        self.tracer = None  # type: ignore[assignment]  # (the traced values can go)
+        self.lines, self.inputs, self.results, self.name = kept, inputs, results, name
+        self.namespace = dict(tracer.namespace)
+        self.namespace_names = sorted(self.namespace)  # what the source refers to, not defines
+        self._source: str | None = None
+        self.tracer = None  # type: ignore[assignment]
+        if len(kept) > LARGE:  # Python's compiler takes about 10 µs a line: run the steps
+            self.fn = self._steps()
+        else:
+            self._reuse_buffers(inputs, results)
+            namespace = dict(self.namespace)
+            exec(builtins_compile(self.source, f"<al.compile {name}>", "exec"), namespace)
+            self.fn = namespace[name]
+        for line in kept:  # the values seen while tracing can go
+            for t in line.targets:
+                if t is not None:
+                    t.value = None
+        for v in inputs:
+            v.value = None
+
+    @property
+    def source(self) -> str:
+        """The program as a Python function (one NumPy call a line)."""
+        if self._source is None:
+            self._name_values(self.inputs)
+            self._source = self._render(self.name, self.inputs, self.results)
+        return self._source
+
+    def _steps(self) -> Callable[..., tuple[Any, ...]]:
+        """The program as a list of steps run by a loop (each step: the function of a line,
+        the registers of its arguments and of its targets): the same calls as the source, for
+        programs too long to compile quickly."""
+        slots: dict[int, int] = {}
+        registers: list[Any] = []
+
+        def slot(a: Any) -> int:
+            if id(a) not in slots:
+                slots[id(a)] = len(registers)
+                registers.append(a.value if type(a) is Lit else None)
+            return slots[id(a)]
+
+        entry = [slot(v) for v in self.inputs]
+        steps = []
+        for line in self.lines:
+            targets = tuple(-1 if t is None else slot(t) for t in line.targets)
+            steps.append((line.fn_obj, tuple(slot(a) for a in line.args),
+                           tuple((k, slot(v)) for k, v in line.kwargs),
+                           targets[0] if len(targets) == 1 else -1, targets))
+        exit_ = tuple(slot(r) for r in self.results)
+
+        def run(*arrays: Any) -> tuple[Any, ...]:
+            regs = registers.copy()
+            for i, array in zip(entry, arrays):
+                regs[i] = array
+            for fn, args, kwargs, target, targets in steps:
+                if kwargs:
+                    value = fn(*[regs[i] for i in args], **{k: regs[i] for k, i in kwargs})
+                else:
+                    value = fn(*[regs[i] for i in args])
+                if target >= 0:
+                    regs[target] = value
+                else:
+                    for i, v in zip(targets, value):
+                        if i >= 0:
+                            regs[i] = v
+            return tuple(regs[i] for i in exit_)
+
+        return run
 
     def _reuse_buffers(self, inputs: list[Var], results: list[Any]) -> None:
         """Give an element-wise line ``out=`` an operand that dies there: an array this
@@ -548,7 +623,7 @@ class Program:
                     break
 
     def _name_values(self, inputs: list[Var]) -> None:
-        taken = set(self.tracer.namespace) | {v.name for v in inputs} | set(keyword.kwlist)
+        taken = set(self.namespace) | {v.name for v in inputs} | set(keyword.kwlist)
         counts: dict[str, int] = {}
 
         def fresh(base: str) -> str:
@@ -743,7 +818,13 @@ class Compiled:
             from autograd_lite.func import _unflatten
 
             args, kwargs = _unflatten(structure, normalized)
-            entry = self.cache[frozen] = self._trace(tuple(args), kwargs)
+            collecting = gc.isenabled()
+            gc.disable()  # (tracing makes many objects that live until it ends: no cycles)
+            try:
+                entry = self.cache[frozen] = self._trace(tuple(args), kwargs)
+            finally:
+                if collecting:
+                    gc.enable()
         self._last = entry[0]
         return entry, arrays
 

@@ -233,3 +233,16 @@ def test_backward_source_helper():
         "autograd_lite.compile", fromlist=["backward_source"]).backward_source(
         net_loss, *data, argnums=(1, 3))
     assert "d_W2 = np.matmul(h_T," in source and "return " in source
+
+
+def test_long_programs_run_as_steps_with_the_same_results(monkeypatch):
+    """Above LARGE lines the program runs as a list of steps instead of compiled source."""
+    module = sys.modules["autograd_lite.compile"]
+    monkeypatch.setattr(module, "LARGE", 5)
+    data = net_data()
+    step = al.compile(al.func.value_and_grad(net_loss, argnums=ALL))
+    value, grads = step(*data)
+    e_value, e_grads = al.func.value_and_grad(net_loss, argnums=ALL)(*data)
+    assert np.array_equal(value, e_value)
+    assert all(np.array_equal(g, e) for g, e in zip(grads, e_grads))
+    assert "d_W1" in step.source and "out=" not in step.source  # (no buffer reuse there)
