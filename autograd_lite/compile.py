@@ -492,8 +492,10 @@ def _identifier(text: str) -> str:
 class Program:
     """The lines kept for ``outputs``, with buffers reused, as a named Python function."""
 
-    def __init__(self, tracer: Tracer, inputs: list[Var], outputs: list[Any], name: str) -> None:
+    def __init__(self, tracer: Tracer, inputs: list[Var], outputs: list[Any], name: str,
+                 structure: Any = None) -> None:
         self.tracer = tracer
+        self.structure = structure
         lines = tracer.lines
         # Outputs the caller will own: a copy where the array is also an input's, a
         # constant's, another output's, or read-only.
@@ -522,6 +524,8 @@ class Program:
         self.namespace_names = sorted(self.namespace)  # what the source refers to, not defines
         self._source: str | None = None
         self.tracer = None  # type: ignore[assignment]
+        # whether fn returns the results in their structure (else a flat tuple)
+        self.shaped = len(kept) <= LARGE and _shaped(structure, iter(results)) is not None
         if len(kept) > LARGE:  # Python's compiler takes about 10 µs a line: run the steps
             self.fn = self._steps()
         else:
@@ -667,10 +671,42 @@ class Program:
                 text = f"    {targets} = {line.fn}(\n" + "".join(
                     f"        {a},\n" for a in args) + "    )"
             body.append(text)
-        shown = ", ".join(show(r) for r in results)
-        body.append(f"    return ({shown},)" if len(results) == 1 else f"    return {shown}")
+        shaped = _shaped(self.structure, iter(show(r) for r in results)) if self.shaped else None
+        if shaped is not None:
+            body.append(f"    return {shaped[1:-1] if shaped[0] == '(' else shaped}"
+                        if shaped.endswith(")") and not shaped.endswith(",)") else
+                        f"    return {shaped}")
+        else:
+            shown = ", ".join(show(r) for r in results)
+            body.append(f"    return ({shown},)" if len(results) == 1 else f"    return {shown}")
         header = f"def {name}({', '.join(v.name for v in inputs)}):"
         return "\n".join([header, *body]) + "\n"
+
+
+def _shaped(structure: Any, leaves: Any) -> str | None:
+    """The source of ``structure`` (func._flatten's) with ``leaves`` in it, or None for a
+    container it cannot spell (a namedtuple)."""
+    if structure is None:
+        return None
+    kind = structure[0]
+    if kind == "leaf":
+        return str(next(leaves))
+    if kind == "none":
+        return "None"
+    if kind is dict:
+        parts = [_shaped(child, leaves) for child in structure[2]]
+        keys = structure[1]
+        if None in parts or not all(_literal(k) is not None for k in keys):
+            return None
+        return "{" + ", ".join(f"{_literal(k)}: {p}" for k, p in zip(keys, parts)) + "}"
+    if kind is tuple or kind is list:
+        parts = [_shaped(child, leaves) for child in structure[1]]
+        if None in parts:
+            return None
+        if kind is list:
+            return f"[{', '.join(parts)}]"  # type: ignore[arg-type]
+        return f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"  # type: ignore
+    return None
 
 
 builtins_compile = compile  # (this module's compile() is al.compile)
@@ -749,6 +785,7 @@ class Compiled:
                 f"al.compile: {f.__qualname__.split('.')[0]} is not supported; compile the "
                 "transform func.value_and_grad(loss) or func.grad(loss), or a function of arrays")
         self.cache: dict[Any, tuple[Program, Any]] = {}
+        self._fast: dict[tuple[Any, ...], Program] = {}  # arrays-only calls: shapes, dtypes
         self._last: Program | None = None
         self.__name__ = getattr(f, "__name__", "f")
         self.__doc__ = getattr(f, "__doc__", None)
@@ -766,9 +803,24 @@ class Compiled:
         return self._program(args, kwargs)[0][0].source
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs:  # the common call, arrays only: one dictionary look-up
+            key = []
+            for a in args:
+                if type(a) is not np.ndarray:
+                    break
+                key += (a.shape, a.dtype)
+            else:
+                program = self._fast.get(tuple(key))
+                if program is not None:
+                    self._last = program
+                    return program.fn(*args)
         (program, structure), arrays = self._program(args, kwargs)
         if program is None:  # called while tracing an enclosing compiled function
             return self.f(*args, **kwargs)
+        if program.shaped:
+            if not kwargs and all(type(a) is np.ndarray for a in args):
+                self._fast[tuple(x for a in args for x in (a.shape, a.dtype))] = program
+            return program.fn(*arrays)
         from autograd_lite.func import _unflatten
 
         return _unflatten(structure, program.fn(*arrays))
@@ -893,7 +945,7 @@ class Compiled:
         name = _identifier(getattr(target, "__name__", "f"))
         if name == "lambda" or name in tracer.namespace:
             name = "compiled_f"
-        program = Program(tracer, inputs, outputs, name)
+        program = Program(tracer, inputs, outputs, name, structure)
         return program, structure
 
     def _outputs(self, tracer: Tracer, result: Any, args: tuple[Any, ...],
