@@ -52,9 +52,6 @@ SAVES = {"both": (True, True), "inputs": (True, False), "output": (False, True),
          "none": (False, False)}
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 FLOAT64 = np.dtype(np.float64)
-# _NOTHING_SAVED[n]: n Nones, standing for the inputs of an op that saves none of them (shared,
-# so recording such an op allocates nothing for them).
-_NOTHING_SAVED = tuple((None,) * n for n in range(8))
 _new_object = object.__new__  # (read once here: object.__new__ is an attribute lookup per call)
 _MISSING = object()  # an input not (yet) given, while binding a call
 # A ufunc's own options, which mean nothing on a tape (the output array, a mask, a cast).
@@ -457,11 +454,7 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
         node.op = op
         node.attrs = attrs
         node.parents = tuple(parents)
-        if op.saves_inputs:
-            node.arrays = arrays
-        else:
-            n = len(arrays)
-            node.arrays = _NOTHING_SAVED[n] if n < 8 else (None,) * n
+        node.arrays = arrays if op.saves_inputs else (None,) * len(arrays)
         node.out = out if op.saves_output else None
         node.residual = residual  # forward work an op keeps for its VJP (see Op)
         node.retains_grad = False

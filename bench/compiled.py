@@ -24,8 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import autograd_lite as al  # noqa: E402
-from run import (  # noqa: E402
+from run import (
     NO_TRIM,
     SIZES,
     alternate,
@@ -35,6 +34,8 @@ from run import (  # noqa: E402
     net_data,
     numpy_chain,
 )
+
+import autograd_lite as al
 
 TARGETS = {"tiny": 1.25, "mid": 1.00, "big": 1.00, "chain 1000": 1.2, "trace 100k": 2.0}
 
