@@ -150,6 +150,7 @@ class Traced(Tensor):
 
 _UNSET = object()
 LARGE = 20_000  # lines: above this, the program runs as a list of steps (see Program)
+DELETE_FROM = 1 << 16  # bytes: an array this large is deleted after its last use
 
 
 class Lit(str):
@@ -658,8 +659,22 @@ class Program:
         def show(a: Any) -> str:
             return a.name if type(a) is Var else a
 
+        # Large arrays are deleted after their last use, so the allocator can hand their
+        # memory to the next ones (locals otherwise live until the function returns).
+        last: dict[int, int] = {}
+        for i, line in enumerate(self.lines):
+            for v in line.inputs():
+                last[id(v)] = i
+        for r in results:
+            last[id(r)] = len(self.lines)
+        dying: dict[int, list[str]] = {}
+        for i, line in enumerate(self.lines):
+            for t in line.targets:
+                if (t is not None and type(t.value) is np.ndarray
+                        and t.value.nbytes >= DELETE_FROM and id(t) in last):
+                    dying.setdefault(last[id(t)], []).append(t.name)
         body = []
-        for line in self.lines:
+        for i, line in enumerate(self.lines):
             args = [show(a) for a in line.args] + [f"{k}={show(v)}" for k, v in line.kwargs]
             if line.out is not None:
                 args.append(f"out={line.out.name}")
@@ -671,6 +686,8 @@ class Program:
                 text = f"    {targets} = {line.fn}(\n" + "".join(
                     f"        {a},\n" for a in args) + "    )"
             body.append(text)
+            if i in dying and i < len(self.lines):
+                body.append(f"    del {', '.join(dying[i])}")
         shaped = _shaped(self.structure, iter(show(r) for r in results)) if self.shaped else None
         if shaped is not None:
             body.append(f"    return {shaped[1:-1] if shaped[0] == '(' else shaped}"
