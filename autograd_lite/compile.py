@@ -668,7 +668,7 @@ class Program:
         for r in results:
             last[id(r)] = len(self.lines)
         dying: dict[int, list[str]] = {}
-        for i, line in enumerate(self.lines):
+        for line in self.lines:
             for t in line.targets:
                 if (t is not None and type(t.value) is np.ndarray
                         and t.value.nbytes >= DELETE_FROM and id(t) in last):

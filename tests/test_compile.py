@@ -246,3 +246,13 @@ def test_long_programs_run_as_steps_with_the_same_results(monkeypatch):
     assert np.array_equal(value, e_value)
     assert all(np.array_equal(g, e) for g, e in zip(grads, e_grads))
     assert "d_W1" in step.source and "out=" not in step.source  # (no buffer reuse there)
+
+
+def test_large_arrays_are_deleted_after_their_last_use_with_the_same_results():
+    data = net_data(n=256, dx=100, h=64, dy=10)
+    step = al.compile(al.func.value_and_grad(net_loss, argnums=ALL))
+    value, grads = step(*data)
+    e_value, e_grads = al.func.value_and_grad(net_loss, argnums=ALL)(*data)
+    assert np.array_equal(value, e_value)
+    assert all(np.array_equal(g, e) for g, e in zip(grads, e_grads))
+    assert "    del " in step.source
