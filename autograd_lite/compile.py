@@ -66,18 +66,21 @@ class Var:
 class Line:
     """``targets = fn(args, **kwargs)``; ``elementwise``: fn is a NumPy ufunc taking ``out=``."""
 
-    __slots__ = ("args", "elementwise", "fn", "fn_obj", "kwargs", "out", "record", "targets")
+    __slots__ = ("args", "elementwise", "fn", "fn_obj", "kwargs", "out", "record", "targets",
+                 "uses")
 
     def __init__(self, targets: tuple[Var | None, ...], fn: Lit, args: list[Any],
                  kwargs: list[tuple[str, Any]], elementwise: bool) -> None:
         self.targets, self.fn, self.args, self.kwargs = targets, fn, args, kwargs
         self.fn_obj = fn.value
+        self.uses = [a for a in args if type(a) is Var] + [v for _, v in kwargs
+                                                           if type(v) is Var]
         self.elementwise = elementwise
         self.out: Var | None = None  # the operand whose buffer receives the result, if any
         self.record: tuple[Op, list[Any], dict[str, Any], Var | None, Var] | None = None
 
     def inputs(self) -> list[Var]:
-        return [a for a in (*self.args, *(v for _, v in self.kwargs)) if type(a) is Var]
+        return self.uses
 
 
 class Traced(Tensor):
@@ -165,6 +168,7 @@ def _lit(source: str, value: Any) -> Lit:
     return lit
 _ADD_REDUCE = np.add.reduce  # (one bound method, so that it is spelled np.add.reduce)
 _SPELLED = {id(_ADD_REDUCE): "np.add.reduce"}
+_SCALARS = frozenset({int, float, bool, str, type(None)})
 
 
 def _literal(value: Any) -> str | None:
@@ -194,7 +198,9 @@ class Tracer:
     def __init__(self) -> None:
         self.lines: list[Line] = []
         self.namespace: dict[str, Any] = {"np": np}
-        self._names: dict[int, Lit] = {}
+        self._names: dict[int, Lit] = {}  # by id: objects kept alive by the namespace
+        self._literals: dict[Any, Lit] = {}
+        self._keep: list[Any] = []
         self.constants: list[Var] = []
 
     # -- values
@@ -222,6 +228,18 @@ class Tracer:
             return value._var
         if type(value) is Lit:
             return value
+        kind = type(value)
+        if kind in _SCALARS:  # (by type and value: 1, 1.0 and True are three literals)
+            key: Any = (kind, value)
+            lit = self._literals.get(key)
+            if lit is None:
+                source = _literal(value)
+                lit = self._literals[key] = self._named(value, hint) if source is None else _lit(
+                    source, value)
+            return lit
+        named = self._names.get(id(value))
+        if named is not None:
+            return named
         source = _literal(value)
         if source is not None:
             return _lit(source, value)
@@ -229,11 +247,18 @@ class Tracer:
         if spelled is not None:
             return _lit(spelled, value)
         if callable(value) and getattr(np, getattr(value, "__name__", "-"), None) is value:
-            return _lit(f"np.{value.__name__}", value)
+            self._keep.append(value)
+            self._names[id(value)] = _lit(f"np.{value.__name__}", value)
+            return self._names[id(value)]
         if isinstance(value, np.dtype) and getattr(np, value.name, None) is not None:
             return _lit(f"np.{value.name}", value)
+        return self._named(value, hint)
+
+    def _named(self, value: Any, hint: str) -> Lit:
+        """``value`` as a name in the program's namespace."""
         key = id(value)
         if key not in self._names:
+            self._keep.append(value)  # (its id stays its own while tracing)
             if isinstance(value, np.ndarray):  # a constant: frozen as it was when traced
                 value = np.array(value)
                 value.flags.writeable = False
@@ -252,24 +277,21 @@ class Tracer:
              fn_hint: str | None = None, result: Any = _UNSET) -> Any:
         """Emit ``fn(*args, **kwargs)`` as a line, evaluate it on the traced values and return
         the new Var (a tuple of Vars, None where unused, when ``outputs > 1``)."""
-        values = [a.value if type(a) is Var else a for a in args]
-        kw = kwargs or {}
-        kw_values = {k: v.value if type(v) is Var else v for k, v in kw.items()}
+        refer = self.refer
+        refs = [refer(a) for a in args]
+        kw = [(k, refer(v)) for k, v in kwargs.items()] if kwargs else []
         if result is _UNSET:
-            result = fn(*values, **kw_values)
-        name = self.refer(fn, fn_hint or getattr(fn, "__name__", "fn"))
-        line = Line((), name, [self.refer(a) for a in args],
-                    [(k, self.refer(v)) for k, v in kw.items()], elementwise)
+            values = [a.value for a in refs]
+            result = fn(*values, **{k: v.value for k, v in kw}) if kw else fn(*values)
+        line = Line((), refer(fn, fn_hint or getattr(fn, "__name__", "fn")), refs, kw,
+                    elementwise)
+        self.lines.append(line)
         if outputs == 1:
             var = Var(result, "value", hint)
             line.targets = (var,)
-            self.lines.append(line)
             return var
-        vars_ = tuple(None if r is None else Var(r, "value", hint)
-                      for i, r in enumerate(result))
-        line.targets = vars_
-        self.lines.append(line)
-        return vars_
+        line.targets = tuple(None if r is None else Var(r, "value", hint) for r in result)
+        return line.targets
 
     # -- the forward: registry.apply hands every call with a Traced operand here
     def record(self, op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Traced:
