@@ -51,7 +51,7 @@ class Var:
     """A value of the program: an input, a constant, or the result of a line."""
 
     __slots__ = ("diff", "dtype", "grad_of", "hint", "kind", "name", "shape", "tensor",
-                 "transpose_of", "value")
+                 "tracer", "transpose_of", "value")
 
     def __init__(self, value: Any, kind: str, hint: str, diff: bool = False) -> None:
         self.value, self.kind, self.hint, self.diff = value, kind, hint, diff
@@ -205,7 +205,8 @@ class Tracer:
 
     # -- values
     def traces(self, args: Sequence[Any]) -> bool:
-        return any(type(arg) is Traced for arg in args)
+        """Whether an op on ``args`` belongs to this trace (threads trace independently)."""
+        return any(type(arg) is Traced and arg._var.tracer is self for arg in args)
 
     def input(self, array: np.ndarray, name: str, diff: bool) -> Traced:
         var = Var(array, "input", name, diff)
@@ -213,6 +214,7 @@ class Tracer:
         return self._wrap(var)
 
     def _wrap(self, var: Var) -> Traced:
+        var.tracer = self
         tensor = Traced.__new__(Traced)
         tensor._data, tensor._node, tensor._requires_grad, tensor._var = (
             var.value, None, False, var)

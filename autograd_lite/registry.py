@@ -44,8 +44,8 @@ VJP = Callable[..., Any]
 JVP = Callable[..., Any]
 
 _REGISTRY: dict[str, Op] = {}
-# The tracers of al.compile at work (autograd_lite.compile.Tracer): an op called on a traced
-# value becomes a line of the program being traced instead of a node of the tape.
+# The tracers of al.compile at work, in any thread (autograd_lite.compile.Tracer): an op called
+# on a value one of them traces becomes a line of its program instead of a node of the tape.
 TRACERS: list[Any] = []
 # What an op's VJP reads, as (inputs, output): the arrays the tape keeps for it.
 SAVES = {"both": (True, True), "inputs": (True, False), "output": (False, True),
@@ -399,8 +399,10 @@ def op_families() -> dict[str, list[str]]:
 
 def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
     """Run ``op`` forward on ``args`` and, when needed, record it on the tape."""
-    if TRACERS and TRACERS[-1].traces(args):  # al.compile is tracing (autograd_lite.compile)
-        return TRACERS[-1].record(op, args, attrs)
+    if TRACERS:  # al.compile is tracing: an op on a traced value becomes a line of a program
+        for tracer in tuple(TRACERS):
+            if tracer.traces(args):
+                return tracer.record(op, args, attrs)
     arrays = []
     parents = []
     has_tensor = tracked = unguarded = False

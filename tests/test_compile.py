@@ -256,3 +256,31 @@ def test_large_arrays_are_deleted_after_their_last_use_with_the_same_results():
     assert np.array_equal(value, e_value)
     assert all(np.array_equal(g, e) for g, e in zip(grads, e_grads))
     assert "    del " in step.source
+
+
+def test_threads_trace_independently():
+    import threading
+
+    def make(k):
+        return al.compile(al.func.value_and_grad(lambda x: al.sum(al.tanh(x * k) ** 2)))
+
+    results, errors = {}, []
+
+    def work(k):
+        try:
+            x = np.linspace(-1, 1, 50) + k
+            compiled = make(float(k))
+            for _ in range(5):
+                results[k] = (compiled(x), al.func.value_and_grad(
+                    lambda x: al.sum(al.tanh(x * float(k)) ** 2))(x))
+        except Exception as exc:  # (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(1, 7)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for (value, grad), (e_value, e_grad) in results.values():
+        assert np.array_equal(value, e_value) and np.array_equal(grad, e_grad)
