@@ -284,3 +284,19 @@ def test_threads_trace_independently():
     assert not errors
     for (value, grad), (e_value, e_grad) in results.values():
         assert np.array_equal(value, e_value) and np.array_equal(grad, e_grad)
+
+
+def test_the_docs_example_runs_and_matches_the_tape():
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "compile.md"
+    example = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)[0]
+    namespace: dict = {}
+    exec(compile(example, "docs/compile.md", "exec"), namespace)  # (prints the source)
+    n = namespace
+    e_value, e_grads = al.func.value_and_grad(n["loss"], argnums=(1, 2, 3, 4))(
+        n["X"], n["W1"], n["b1"], n["W2"], n["b2"], n["labels"])
+    assert np.array_equal(n["value"], e_value)
+    assert all(np.array_equal(g, e) for g, e in zip(n["grads"], e_grads))
+    assert "def loss(X, W1, b1, W2, b2, labels):" in n["step"].source
