@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from autograd_lite import registry
-from autograd_lite.errors import AutogradLiteError, DTypeError
+from autograd_lite.errors import AutogradLiteError, DTypeError, RegistryError
 from autograd_lite.modes import current_mode
 from autograd_lite.registry import Op, explain_failure
 from autograd_lite.tensor import Tensor
@@ -355,7 +355,10 @@ class Tracer:
                         joint = self._joint(op, refs, attrs, residual, g, out)
                     contribution = joint[position]
                 else:
-                    if position >= len(op.vjps) or op.vjps[position] is None:
+                    if position >= len(op.vjps):
+                        raise RegistryError(f"op '{op.name}' has {len(op.vjps)} VJP functions "
+                                            f"for {len(refs)} inputs")
+                    if op.vjps[position] is None:
                         continue
                     contribution = self._vjp(op, position, refs, attrs, residual, g, out)
                 if contribution is None:
@@ -400,10 +403,13 @@ class Tracer:
                g: Var, out: Var) -> tuple[Any, ...]:
         saved_out, inputs, attrs = self._saved(op, refs, attrs, residual, out)
         values = [a.value if type(a) is Var else a for a in [g, saved_out, *inputs]]
-        count = len(op.vjp(*values, **{k: v.value if type(v) is Var else v  # type: ignore
-                                       for k, v in attrs.items()}))
+        result = op.vjp(*values, **{k: v.value if type(v) is Var else v  # type: ignore[misc]
+                                    for k, v in attrs.items()})
+        if not isinstance(result, (tuple, list)) or len(result) != len(refs):
+            raise RegistryError(f"the VJP of op '{op.name}' must return a tuple with one "
+                                f"gradient per input ({len(refs)})")
         vars_ = self.call(op.vjp, [g, saved_out, *inputs], attrs, hint=f"d_{out.hint}",
-                          outputs=count, fn_hint=f"{op.name}_vjp")
+                          outputs=len(result), fn_hint=f"{op.name}_vjp", result=result)
         return tuple(None if v is None else self._as_array(v) for v in vars_)
 
     def _as_array(self, var: Var) -> Var:

@@ -300,3 +300,19 @@ def test_the_docs_example_runs_and_matches_the_tape():
     assert np.array_equal(n["value"], e_value)
     assert all(np.array_equal(g, e) for g, e in zip(n["grads"], e_grads))
     assert "def loss(X, W1, b1, W2, b2, labels):" in n["step"].source
+
+
+def test_a_user_op_with_one_joint_vjp_compiles():
+    softplus = al.register_op(
+        "softplus_h11_test", forward=lambda x, y: np.logaddexp(0.0, x) * y,
+        vjp=lambda g, out, x, y: (g * y / (1.0 + np.exp(-x)), g * np.logaddexp(0.0, x)))
+
+    def loss(x, y):
+        return al.sum(softplus(x, y) * x)
+
+    x, y = np.linspace(-2, 2, 6), np.linspace(1, 3, 6)
+    grads = al.compile(al.func.grad(loss, argnums=(0, 1)))(x, y)
+    expected = al.func.grad(loss, argnums=(0, 1))(x, y)
+    assert all(np.array_equal(g, e) for g, e in zip(grads, expected))
+    numeric = fd_gradient(lambda a, b: float(al.compile(loss)(a, b)), [x, y], 0)
+    np.testing.assert_allclose(grads[0], numeric, rtol=1e-6)
