@@ -202,6 +202,7 @@ class Tracer:
         self._literals: dict[Any, Lit] = {}
         self._keep: list[Any] = []
         self.constants: list[Var] = []
+        self.inline_long = True
 
     # -- values
     def traces(self, args: Sequence[Any]) -> bool:
@@ -335,6 +336,8 @@ class Tracer:
         """Append the lines computing the gradient of ``loss`` with respect to each of
         ``wrt``, as the eager engine computes it (same VJPs, same order of sums)."""
         grads: dict[Var, Var] = {}
+        # a program that will run as steps gains nothing from VJPs spread over several lines
+        self.inline_long = len(self.lines) <= LARGE // 4
         if loss.diff or loss in wrt:
             grads[loss] = self.call(np.ones, [loss.shape], {"dtype": loss.dtype},
                                     hint=f"d_{loss.hint}")
@@ -385,7 +388,8 @@ class Tracer:
     def _vjp(self, op: Op, position: int, refs: list[Any], attrs: dict[str, Any],
              residual: Var | None, g: Var, out: Var) -> Var | None:
         rule = INLINE.get((op.name, position))
-        if rule is not None and not attrs and op.builtin:
+        if rule is not None and not attrs and op.builtin and (
+                self.inline_long or (op.name, position) not in SEVERAL_LINES):
             var = rule(self, g, out, *refs)
             if var is not NotImplemented:
                 return var
@@ -504,6 +508,7 @@ INLINE: dict[tuple[str, int], Callable[..., Any]] = {
     ("matmul", 1): _matmul_b,
     ("transform_input", 0): lambda tr, g, out, x: g,
 }
+SEVERAL_LINES = {("tanh", 0), ("sigmoid", 0), ("matmul", 0), ("matmul", 1)}
 
 
 # --------------------------------------------------------------------- from lines to code
@@ -712,6 +717,8 @@ class Program:
             if len(line.targets) == 1 and line.targets[0] is not None:
                 targets = line.targets[0].name
             text = f"    {targets} = {line.fn}({', '.join(args)})"
+            if line.fn == "np.transpose" and len(args) == 1:  # (the same view, without
+                text = f"    {targets} = {args[0]}.T"             # np.transpose's Python)
             if len(text) > 99:  # one argument a line
                 text = f"    {targets} = {line.fn}(\n" + "".join(
                     f"        {a},\n" for a in args) + "    )"
