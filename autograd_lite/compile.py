@@ -521,6 +521,8 @@ def _roots(value: Any) -> list[int]:
 
 
 def _identifier(text: str) -> str:
+    if text.isidentifier() and not keyword.iskeyword(text):
+        return text
     name = "".join(c if c.isalnum() or c == "_" else "_" for c in text).strip("_") or "v"
     return f"v_{name}" if name[0].isdigit() or keyword.iskeyword(name) else name
 
