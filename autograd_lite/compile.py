@@ -79,9 +79,6 @@ class Line:
         self.out: Var | None = None  # the operand whose buffer receives the result, if any
         self.record: tuple[Op, list[Any], dict[str, Any], Var | None, Var] | None = None
 
-    def inputs(self) -> list[Var]:
-        return self.uses
-
 
 class Traced(Tensor):
     """A tensor standing for a value of the program being traced. Its array holds the values
@@ -97,6 +94,21 @@ class Traced(Tensor):
             "seen while tracing, whatever the inputs. Keep the computation in autograd_lite's "
             "ops (al.maximum, al.relu, a mask passed as an argument), pass what decides a "
             "branch as a static (non-array) argument, or call f without al.compile.")
+
+    def _live(self) -> None:
+        if self._var.tracer not in registry.TRACERS:
+            raise ConcretizationError(
+                f"a traced value ({self._var.hint}, shape {self.shape}) used after its function "
+                "was traced (it was kept from inside the compiled function): it stands for no "
+                "value. Return what you need from the compiled function instead.")
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        self._live()
+        return super().__array_ufunc__(ufunc, method, *inputs, **kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        self._live()
+        return super().__array_function__(func, types, args, kwargs)
 
     def __bool__(self) -> bool:
         raise self._refuse("bool() (an if, while, and/or)")
@@ -555,7 +567,7 @@ class Program:
         for line in reversed(lines):
             if any(t is not None and id(t) in needed for t in line.targets):
                 kept.append(line)
-                needed.update(id(v) for v in line.inputs())
+                needed.update(id(v) for v in line.uses)
         kept.reverse()
         self.lines, self.inputs, self.results, self.name = kept, inputs, results, name
         self.namespace = dict(tracer.namespace)
@@ -633,7 +645,7 @@ class Program:
         forever = len(self.lines)
         last: dict[int, int] = {}
         for i, line in enumerate(self.lines):
-            for v in line.inputs():
+            for v in line.uses:
                 last[id(v)] = i
         for r in results:
             if type(r) is Var:
@@ -700,7 +712,7 @@ class Program:
         # memory to the next ones (locals otherwise live until the function returns).
         last: dict[int, int] = {}
         for i, line in enumerate(self.lines):
-            for v in line.inputs():
+            for v in line.uses:
                 last[id(v)] = i
         for r in results:
             last[id(r)] = len(self.lines)

@@ -316,3 +316,20 @@ def test_a_user_op_with_one_joint_vjp_compiles():
     assert all(np.array_equal(g, e) for g, e in zip(grads, expected))
     numeric = fd_gradient(lambda a, b: float(al.compile(loss)(a, b)), [x, y], 0)
     np.testing.assert_allclose(grads[0], numeric, rtol=1e-6)
+
+
+def test_a_traced_value_kept_after_tracing_is_refused():
+    kept = []
+
+    def f(x):
+        y = al.exp(x)
+        kept.append(y)
+        return y
+
+    al.compile(f)(np.ones(2))
+    with pytest.raises(ConcretizationError, match="after its function was traced"):
+        al.exp(kept[0])
+    with pytest.raises(ConcretizationError):
+        kept[0] + 1.0
+    with pytest.raises(ConcretizationError):
+        np.exp(kept[0])
