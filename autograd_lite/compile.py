@@ -19,6 +19,7 @@ global generator, a generator passed as an argument, backward passes inside ``f`
 
 from __future__ import annotations
 
+import builtins
 import gc
 import inspect
 import keyword
@@ -335,6 +336,7 @@ class Tracer:
                             fn_hint=f"{op.name}_forward", result=forward)
             residual = None
         if type(out.value) is not np.ndarray:  # a NumPy scalar: an array, as apply() makes it
+            out.hint = f"{op.name}_raw"
             out = self.call(np.asarray, [out], hint=op.name)
         out.shape, out.dtype = out.value.shape, out.value.dtype
         if out.dtype.kind not in "fiub":
@@ -571,6 +573,9 @@ class Program:
         kept.reverse()
         self.lines, self.inputs, self.results, self.name = kept, inputs, results, name
         self.namespace = dict(tracer.namespace)
+        for v in inputs:  # (an argument named np, or like a function the program calls)
+            while v.name in self.namespace:
+                v.name += "_"
         self.namespace_names = sorted(self.namespace)  # what the source refers to, not defines
         self._source: str | None = None
         self.tracer = None  # type: ignore[assignment]
@@ -581,7 +586,7 @@ class Program:
         else:
             self._reuse_buffers(inputs, results)
             namespace = dict(self.namespace)
-            exec(builtins_compile(self.source, f"<al.compile {name}>", "exec"), namespace)
+            exec(builtins.compile(self.source, f"<al.compile {name}>", "exec"), namespace)
             self.fn = namespace[name]
         for line in kept:  # the values seen while tracing can go
             for t in line.targets:
@@ -677,7 +682,8 @@ class Program:
                     break
 
     def _name_values(self, inputs: list[Var]) -> None:
-        taken = set(self.namespace) | {v.name for v in inputs} | set(keyword.kwlist)
+        taken = (set(self.namespace) | {v.name for v in inputs} | set(keyword.kwlist)
+                 | set(dir(builtins)))  # (no builtin shadowed: sum, max, abs)
         counts: dict[str, int] = {}
 
         def fresh(base: str) -> str:
@@ -777,7 +783,6 @@ def _shaped(structure: Any, leaves: Any) -> str | None:
     return None
 
 
-builtins_compile = compile  # (this module's compile() is al.compile)
 
 
 # ------------------------------------------------------------------------------ compiling
@@ -1011,7 +1016,7 @@ class Compiled:
                                    "inputs unchanged (compute a new value instead)")
         outputs, structure = self._outputs(tracer, result, args, arg_vars, argnums)
         name = _identifier(getattr(target, "__name__", "f"))
-        if name == "lambda" or name in tracer.namespace:
+        if name == "v_lambda" or name in tracer.namespace:
             name = "compiled_f"
         program = Program(tracer, inputs, outputs, name, structure)
         return program, structure
