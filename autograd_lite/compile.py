@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_lite import registry
+from autograd_lite import engine, registry
 from autograd_lite.errors import AutogradLiteError, DTypeError, RegistryError
 from autograd_lite.modes import current_mode
 from autograd_lite.registry import Op, explain_failure
@@ -431,16 +431,16 @@ class Tracer:
         return tuple(None if v is None else self._as_array(v) for v in vars_)
 
     def _as_array(self, var: Var) -> Var:
-        if isinstance(var.value, Tensor):
-            raise CompileError("a VJP returned a Tensor in a first-order backward pass")
-        var.shape, var.dtype = np.shape(var.value), np.result_type(var.value)
+        value = var.value
+        if type(value) is not np.ndarray:
+            if isinstance(value, Tensor):
+                raise CompileError("a VJP returned a Tensor in a first-order backward pass")
+            var.shape, var.dtype = np.shape(value), np.result_type(value)
         return var
 
     def _fit(self, g: Var, x: Var) -> Var:
         """``g`` summed over the axes broadcasting added or stretched, in x's dtype (the work of
         engine.fit_gradient, with the axes found now)."""
-        from autograd_lite import engine
-
         if g.shape != x.shape:
             engine.unbroadcast(g.value, x.shape)  # (raises the engine's error for a bad VJP)
             lead = len(g.shape) - len(x.shape)
@@ -611,18 +611,22 @@ class Program:
         registers: list[Any] = []
 
         def slot(a: Any) -> int:
-            if id(a) not in slots:
-                slots[id(a)] = len(registers)
+            i = slots.get(id(a))
+            if i is None:
+                i = slots[id(a)] = len(registers)
                 registers.append(a.value if type(a) is Lit else None)
-            return slots[id(a)]
+            return i
 
         entry = [slot(v) for v in self.inputs]
         steps = []
         for line in self.lines:
-            targets = tuple(-1 if t is None else slot(t) for t in line.targets)
-            steps.append((line.fn_obj, tuple(slot(a) for a in line.args),
-                           tuple((k, slot(v)) for k, v in line.kwargs),
-                           targets[0] if len(targets) == 1 else -1, targets))
+            targets = line.targets
+            if len(targets) == 1:
+                target, places = slot(targets[0]), ()
+            else:
+                target, places = -1, tuple(-1 if t is None else slot(t) for t in targets)
+            steps.append((line.fn_obj, [slot(a) for a in line.args],
+                          [(k, slot(v)) for k, v in line.kwargs], target, places))
         exit_ = tuple(slot(r) for r in self.results)
 
         def run(*arrays: Any) -> tuple[Any, ...]:
