@@ -220,7 +220,10 @@ class Tracer:
     # -- values
     def traces(self, args: Sequence[Any]) -> bool:
         """Whether an op on ``args`` belongs to this trace (threads trace independently)."""
-        return any(type(arg) is Traced and arg._var.tracer is self for arg in args)
+        for arg in args:  # noqa: SIM110 (a loop: this runs for every op while tracing)
+            if type(arg) is Traced and arg._var.tracer is self:
+                return True
+        return False
 
     def input(self, array: np.ndarray, name: str, diff: bool) -> Traced:
         var = Var(array, "input", name, diff)
@@ -317,7 +320,7 @@ class Tracer:
                 raise CompileError(f"{op.name}: a traced value as a setting (an index or a "
                                    "shape computed from the inputs) cannot be compiled; pass "
                                    "it as a static argument or as a constant")
-        arrays = tuple(a._data if isinstance(a, Tensor) else a for a in args)
+        arrays = tuple([a._data if isinstance(a, Tensor) else a for a in args])
         refs = [a._var if type(a) is Traced else a._data if isinstance(a, Tensor) else a
                 for a in args]
         try:
@@ -449,7 +452,7 @@ class Tracer:
             g = self.call(_ADD_REDUCE, [g], {"axis": axes}, hint=f"d_{x.hint}")
             if g.value.shape != x.shape:
                 g = self.call(np.reshape, [g, x.shape], hint=f"d_{x.hint}")
-        if g.dtype != x.dtype:
+        if g.dtype is not x.dtype and g.dtype != x.dtype:
             from autograd_lite import ops
 
             g = self.call(ops.astype.forward, [g], {"dtype": x.dtype}, hint=f"d_{x.hint}",
@@ -567,9 +570,11 @@ class Program:
         needed = {id(r) for r in results if type(r) is Var}
         kept: list[Line] = []
         for line in reversed(lines):
-            if any(t is not None and id(t) in needed for t in line.targets):
+            targets = line.targets
+            if (id(targets[0]) in needed if len(targets) == 1 else
+                    any(t is not None and id(t) in needed for t in targets)):
                 kept.append(line)
-                needed.update(id(v) for v in line.uses)
+                needed.update([id(v) for v in line.uses])
         kept.reverse()
         self.lines, self.inputs, self.results, self.name = kept, inputs, results, name
         self.namespace = dict(tracer.namespace)
