@@ -1,88 +1,15 @@
 """autograd_lite: reverse-mode automatic differentiation on NumPy, built to check gradients.
 
-Build expressions on :class:`Tensor`, call ``backward()``, and compare the tape's gradients with
-finite differences (:func:`gradcheck`) or with your own derivations (:mod:`autograd_lite.verify`).
+Build expressions on :class:`Tensor` (or in plain NumPy: Tensors take part in NumPy's dispatch),
+call ``backward()`` or use the transforms of :mod:`autograd_lite.func`, and compare the tape's
+gradients with finite differences (:func:`gradcheck`) or with your own derivations
+(:mod:`autograd_lite.verify`, for Python files and Markdown/LaTeX writeups). The NumPy namespaces
+are mirrored: ``al.<name>``, ``al.linalg.<name>``, ``al.special.<name>``.
 """
 
+from autograd_lite import func, linalg, special
 from autograd_lite.checking import GradcheckReport, gradcheck, numerical_grad
-from autograd_lite.engine import grad
-from autograd_lite.errors import (
-    AnomalyError,
-    AutogradLiteError,
-    DerivationError,
-    DTypeError,
-    ExpressionError,
-    GradcheckWarning,
-    GraphError,
-    GraphvizNotFoundError,
-    InplaceModificationError,
-    InputIndexError,
-    InputValueError,
-    RegistryError,
-    ShapeError,
-    TargetWarning,
-)
-from autograd_lite.modes import (
-    detect_anomaly,
-    enable_grad,
-    is_grad_enabled,
-    no_grad,
-    retain_grads,
-    set_grad_enabled,
-)
-from autograd_lite.ops import (
-    abs,
-    add,
-    astype,
-    broadcast_to,
-    concatenate,
-    div,
-    exp,
-    getitem,
-    log,
-    log_softmax,
-    logsumexp,
-    matmul,
-    max,
-    mean,
-    min,
-    mul,
-    neg,
-    pow,
-    relu,
-    reshape,
-    scatter_add,
-    sigmoid,
-    softmax,
-    softmax_cross_entropy,
-    sqrt,
-    stack,
-    sub,
-    sum,
-    tanh,
-    transpose,
-)
-from autograd_lite.registry import Op, get_op, list_ops, op_families, register_op
-from autograd_lite.tensor import Tensor
-
-__version__ = "0.1.0"
-
-__all__ = [
-    "AnomalyError", "AutogradLiteError", "DTypeError", "DerivationError", "ExpressionError",
-    "GradcheckReport", "GradcheckWarning", "GraphError", "GraphvizNotFoundError",
-    "InplaceModificationError", "InputIndexError", "InputValueError", "Op", "RegistryError",
-    "ShapeError", "TargetWarning", "Tensor", "abs", "add", "astype", "broadcast_to",
-    "concatenate", "detect_anomaly", "div", "enable_grad", "exp", "get_op", "getitem", "grad",
-    "gradcheck", "is_grad_enabled", "list_ops", "log", "log_softmax", "logsumexp", "matmul",
-    "max", "mean", "min", "mul", "neg", "no_grad", "numerical_grad", "op_families", "pow",
-    "register_op", "relu", "reshape", "retain_grads", "scatter_add", "set_grad_enabled",
-    "sigmoid", "softmax", "softmax_cross_entropy", "sqrt", "stack", "sub", "sum", "tanh",
-    "transpose",
-]
-
-# --- NumPy's functions (h4): element-wise ops, special functions, reductions and scans, and
-# the NumPy dispatch (np.exp(t), np.sum(t, axis=0) … record on the tape).
-from autograd_lite import special
+from autograd_lite.compile import compile
 from autograd_lite.elementwise import (
     absolute,
     amax,
@@ -135,41 +62,73 @@ from autograd_lite.elementwise import (
     trunc,
     where,
 )
+from autograd_lite.engine import grad
+from autograd_lite.errors import (
+    AnomalyError,
+    ArrayConversionError,
+    AutogradLiteError,
+    AxisError,
+    DerivationError,
+    DTypeError,
+    ExpressionError,
+    GradcheckWarning,
+    GraphError,
+    GraphvizNotFoundError,
+    InplaceModificationError,
+    InputIndexError,
+    InputValueError,
+    RegistryError,
+    ShapeError,
+    SignatureError,
+    TargetWarning,
+)
+from autograd_lite.explain import Explanation, explain
+from autograd_lite.higher_order import DerivativeCheckError, check_grads, gradgradcheck
+from autograd_lite.modes import (
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    retain_grads,
+    set_grad_enabled,
+)
 from autograd_lite.numpy_dispatch import UnsupportedFunctionError
-from autograd_lite.reductions import (
-    average,
-    cumprod,
-    cumsum,
-    diff,
-    prod,
-    std,
-    trace,
-    var,
+from autograd_lite.ops import (
+    abs,
+    add,
+    astype,
+    broadcast_to,
+    concatenate,
+    div,
+    exp,
+    getitem,
+    log,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    mean,
+    min,
+    mul,
+    neg,
+    pow,
+    relu,
+    reshape,
+    scatter_add,
+    sigmoid,
+    softmax,
+    softmax_cross_entropy,
+    sqrt,
+    stack,
+    sub,
+    sum,
+    tanh,
+    transpose,
 )
-
-__all__ += [
-    "UnsupportedFunctionError", "absolute", "amax", "amin", "arccos", "arccosh", "arcsin",
-    "arcsinh", "arctan", "arctan2", "arctanh", "around", "average", "ceil", "clip", "cos", "cosh",
-    "cumprod", "cumsum", "deg2rad", "diff", "divide", "exp2", "expm1", "floor", "fmax", "fmin",
-    "hypot", "log1p", "log2", "log10", "logaddexp", "logaddexp2", "maximum", "minimum", "mod",
-    "multiply", "nan_to_num", "negative", "power", "prod", "rad2deg", "reciprocal", "remainder",
-    "rint", "round", "sign", "sin", "sinc", "sinh", "special", "square", "std", "subtract", "tan",
-    "trace", "true_divide", "trunc", "var", "where",
-]
-
-# --- shapes, products and linear algebra (h5): NumPy's names at al.<name>, al.linalg.<name>
-from autograd_lite import linalg  # noqa: E402
-from autograd_lite.products import (  # noqa: E402
-    cross,
-    dot,
-    einsum,
-    inner,
-    kron,
-    outer,
-    tensordot,
-    vdot,
-)
-from autograd_lite.shapes import (  # noqa: E402
+from autograd_lite.products import cross, dot, einsum, inner, kron, outer, tensordot, vdot
+from autograd_lite.reductions import average, cumprod, cumsum, diff, prod, std, trace, var
+from autograd_lite.registry import Op, get_op, list_ops, op_families, register_op
+from autograd_lite.shapes import (
     array_split,
     atleast_1d,
     atleast_2d,
@@ -197,27 +156,174 @@ from autograd_lite.shapes import (  # noqa: E402
     tril,
     triu,
 )
+from autograd_lite.tensor import Tensor
 
-__all__ += [
-    "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "cross", "diag", "diagonal", "dot",
-    "einsum", "expand_dims", "flatten", "flip", "fliplr", "flipud", "inner", "kron", "linalg",
-    "moveaxis", "outer", "pad", "ravel", "repeat", "roll", "rot90", "sort", "split", "squeeze",
-    "swapaxes", "take", "take_along_axis", "tensordot", "tile", "tril", "triu", "vdot",
+__version__ = "0.1.0"
+
+__all__ = [
+    "AnomalyError",
+    "ArrayConversionError",
+    "AutogradLiteError",
+    "AxisError",
+    "DTypeError",
+    "DerivationError",
+    "DerivativeCheckError",
+    "Explanation",
+    "ExpressionError",
+    "GradcheckReport",
+    "GradcheckWarning",
+    "GraphError",
+    "GraphvizNotFoundError",
+    "InplaceModificationError",
+    "InputIndexError",
+    "InputValueError",
+    "Op",
+    "RegistryError",
+    "ShapeError",
+    "SignatureError",
+    "TargetWarning",
+    "Tensor",
+    "UnsupportedFunctionError",
+    "abs",
+    "absolute",
+    "add",
+    "amax",
+    "amin",
+    "arccos",
+    "arccosh",
+    "arcsin",
+    "arcsinh",
+    "arctan",
+    "arctan2",
+    "arctanh",
+    "around",
+    "array_split",
+    "astype",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "average",
+    "broadcast_to",
+    "ceil",
+    "check_grads",
+    "clip",
+    "compile",
+    "concatenate",
+    "cos",
+    "cosh",
+    "cross",
+    "cumprod",
+    "cumsum",
+    "deg2rad",
+    "detect_anomaly",
+    "diag",
+    "diagonal",
+    "diff",
+    "div",
+    "divide",
+    "dot",
+    "einsum",
+    "enable_grad",
+    "exp",
+    "exp2",
+    "expand_dims",
+    "explain",
+    "expm1",
+    "flatten",
+    "flip",
+    "fliplr",
+    "flipud",
+    "floor",
+    "fmax",
+    "fmin",
+    "func",
+    "get_op",
+    "getitem",
+    "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "hypot",
+    "inner",
+    "is_grad_enabled",
+    "kron",
+    "linalg",
+    "list_ops",
+    "log",
+    "log1p",
+    "log2",
+    "log10",
+    "log_softmax",
+    "logaddexp",
+    "logaddexp2",
+    "logsumexp",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "mod",
+    "moveaxis",
+    "mul",
+    "multiply",
+    "nan_to_num",
+    "neg",
+    "negative",
+    "no_grad",
+    "numerical_grad",
+    "op_families",
+    "outer",
+    "pad",
+    "pow",
+    "power",
+    "prod",
+    "rad2deg",
+    "ravel",
+    "reciprocal",
+    "register_op",
+    "relu",
+    "remainder",
+    "repeat",
+    "reshape",
+    "retain_grads",
+    "rint",
+    "roll",
+    "rot90",
+    "round",
+    "scatter_add",
+    "set_grad_enabled",
+    "sigmoid",
+    "sign",
+    "sin",
+    "sinc",
+    "sinh",
+    "softmax",
+    "softmax_cross_entropy",
+    "sort",
+    "special",
+    "split",
+    "sqrt",
+    "square",
+    "squeeze",
+    "stack",
+    "std",
+    "sub",
+    "subtract",
+    "sum",
+    "swapaxes",
+    "take",
+    "take_along_axis",
+    "tan",
+    "tanh",
+    "tensordot",
+    "tile",
+    "trace",
+    "transpose",
+    "tril",
+    "triu",
+    "true_divide",
+    "trunc",
+    "var",
+    "vdot",
+    "where"
 ]
-
-# ------------------------------------------------------------------ function transforms (h7)
-# al.func: grad, value_and_grad, vjp, jvp, linearize, jacrev, jacfwd, hessian, hvp; checks of
-# derivatives of any order.
-from autograd_lite import func  # noqa: E402
-from autograd_lite.higher_order import (  # noqa: E402
-    DerivativeCheckError,
-    check_grads,
-    gradgradcheck,
-)
-
-__all__ += ["DerivativeCheckError", "check_grads", "func", "gradgradcheck"]
-
-# The backward pass written down as a chain-rule derivation (a checkable writeup).
-from autograd_lite.explain import Explanation, explain  # noqa: E402
-
-__all__ += ["Explanation", "explain"]

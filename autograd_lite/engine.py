@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from heapq import heappop, heappush, heappushpop
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -117,31 +117,30 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
     Nodes are processed in decreasing creation order (``Node.seq``), from a heap of the nodes
     a gradient has reached: every consumer of a node was created after it, so by the time a
     node is popped all of its gradient has arrived. This sorts the graph while walking it,
-    iteratively, and visits only what the roots depend on. The last node a step reaches goes
-    through ``heappushpop``, which hands it straight back when it is the newest pending node,
-    or is taken directly when nothing else is pending: a chain never touches the heap.
+    iteratively, and visits only what the roots depend on.
     """
     if not create_graph and current_mode().forward_levels:  # forward mode (h7)
         forward_mode.refuse_first_order_backward(roots)
-    pending: dict[Node, Any] = {}
+    pending: dict[Node, Any] = {}  # the gradient summed so far for each node reached
     leaves: dict[Tensor, Any] = {}
     heap: list[tuple[int, Node]] = []
-    for tensor, seed in roots:
-        node = tensor._node
-        if node is None:
-            leaves[tensor] = _add(leaves.get(tensor), seed)
-        elif node in pending:
-            pending[node] = pending[node] + seed
-        else:
-            pending[node] = seed
-            heappush(heap, (-node.seq, node))
+    inputs = [(tensor._node or tensor, seed) for tensor, seed in roots]  # (no node: a leaf)
     stored: set[int] = {id(seed) for _, seed in roots}
-    last_rebinding = LAST_MUTATION[0]
     token = enter_grad_mode(create_graph)  # (set_grad_enabled's work, without its calls)
     try:
         anomaly = current_mode().anomaly
-        node = heappop(heap)[1] if heap else None
-        while node is not None:
+        while True:
+            for target, g in inputs:  # send each gradient to the node or leaf it belongs to
+                if type(target) is not Node:
+                    leaves[target] = _add(leaves.get(target), g)
+                elif target in pending:
+                    pending[target] = pending[target] + g
+                else:
+                    pending[target] = g
+                    heappush(heap, (-target.seq, target))
+            if not heap:
+                break
+            node = heappop(heap)[1]
             grad = pending.pop(node)
             if capture is not None:
                 if node in capture:
@@ -150,79 +149,9 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
                 kept = grad if create_graph else _owned(grad, stored)
                 with ACCUMULATION:
                     node.grad = _add(node.grad, kept)
-            if node.arrays is None:
-                raise GraphError(
-                    f"backward through {node.describe()} a second time: its saved arrays were "
-                    "freed by the first backward(). Pass retain_graph=True to the first call "
-                    "if you need to backpropagate through the same graph again."
-                )
-            if last_rebinding > node.seq:  # a leaf's .data changed shape since the forward
-                _check_not_rebound(node)
-            op, parents, attrs = node.op, node.parents, node.attrs
-            if create_graph:
-                args = _graph_inputs(node)
-                out = None if node.out is None else _new_tensor(node.out, node)
-            else:
-                args, out = node.arrays, node.out
-            if op.residual:
-                attrs = {**attrs, "residual": None if create_graph else node.residual}
-            vjps, arity = op.vjps, len(args)
-            joint = None if vjps is not None else _joint_gradients(node, grad, out, args, attrs)
-            follow = None  # the last node this step reaches first
-            for position, parent in enumerate(parents):
-                kind = type(parent)
-                if kind is not Node and (kind is not Tensor or not parent._requires_grad):
-                    continue
-                if joint is not None:
-                    g = joint[position]
-                else:
-                    try:
-                        vjp = vjps[position]  # type: ignore[index]
-                    except IndexError:
-                        raise RegistryError(
-                            f"op '{op.name}' has {len(vjps)} VJP functions for "  # type: ignore[arg-type]
-                            f"{len(parents)} inputs") from None
-                    if vjp is None:
-                        continue
-                    # (one and two inputs are called directly: Python then runs the VJP in
-                    # this same frame loop, without building an argument tuple)
-                    if attrs:
-                        g = vjp(grad, out, *args, **attrs)
-                    elif arity == 1:
-                        g = vjp(grad, out, args[0])
-                    elif arity == 2:
-                        g = vjp(grad, out, args[0], args[1])
-                    else:
-                        g = vjp(grad, out, *args)
-                if g is None:
-                    continue
-                if type(g) is Tensor and not create_graph:
-                    g = g._data
-                target = parent if kind is Node else parent._data
-                # (a dtype is almost always the very same object; fit_gradient compares fully)
-                if g.shape != target.shape or g.dtype is not target.dtype:
-                    g = fit_gradient(g, target.shape, target.dtype, node, position)
-                if anomaly:
-                    check_finite(g, f"backward of {node.describe()} (gradient of input "
-                                    f"{position})")
-                if kind is Node:
-                    if parent in pending:
-                        pending[parent] = pending[parent] + g
-                    else:
-                        pending[parent] = g
-                        if follow is not None:
-                            heappush(heap, (-follow.seq, follow))
-                        follow = parent
-                elif parent in leaves:
-                    leaves[parent] = leaves[parent] + g
-                else:
-                    leaves[parent] = g
+            inputs = _input_gradients(node, grad, create_graph, anomaly)
             if not retain_graph:  # free what the VJP read; the structure stays for drawing
                 node.arrays = node.out = node.residual = None
-            if follow is not None:
-                node = heappushpop(heap, (-follow.seq, follow))[1] if heap else follow
-            else:
-                node = heappop(heap)[1] if heap else None
     finally:
         restore_mode(token)
     if capture is not None:
@@ -235,6 +164,56 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
             if not create_graph and type(grad) is not Tensor:
                 grad = _owned(grad, stored)
             leaf._grad = grad if leaf._grad is None else leaf._grad + grad
+
+
+def _input_gradients(node: Node, grad: Any, create_graph: bool, anomaly: bool
+                     ) -> list[tuple[Any, Any]]:
+    """``node``'s VJPs applied to ``grad``: (parent, gradient) for each input that takes a
+    gradient, each gradient fitted to its input's shape and dtype."""
+    if node.arrays is None:
+        raise GraphError(
+            f"backward through {node.describe()} a second time: its saved arrays were "
+            "freed by the first backward(). Pass retain_graph=True to the first call "
+            "if you need to backpropagate through the same graph again.")
+    if LAST_MUTATION[0] > node.seq:  # a leaf's .data changed shape since the forward
+        _check_not_rebound(node)
+    op, attrs = node.op, node.attrs
+    if create_graph:
+        args = _graph_inputs(node)
+        out = None if node.out is None else _new_tensor(node.out, node)
+    else:
+        args, out = node.arrays, node.out
+    if op.residual:
+        attrs = {**attrs, "residual": None if create_graph else node.residual}
+    joint = None if op.vjps is not None else _joint_gradients(node, grad, out, args, attrs)
+    results = []
+    for position, parent in enumerate(node.parents):
+        kind = type(parent)
+        if kind is not Node and (kind is not Tensor or not parent._requires_grad):
+            continue  # a constant
+        if joint is not None:
+            g = joint[position]
+        else:
+            try:
+                vjp = op.vjps[position]  # type: ignore[index]
+            except IndexError:
+                raise RegistryError(f"op '{op.name}' has {len(op.vjps)} VJP functions for "  # type: ignore[arg-type]
+                                    f"{len(node.parents)} inputs") from None
+            if vjp is None:
+                continue
+            g = vjp(grad, out, *args, **attrs) if attrs else vjp(grad, out, *args)
+        if g is None:
+            continue
+        if type(g) is Tensor and not create_graph:
+            g = g._data
+        target = parent if kind is Node else parent._data
+        # (a dtype is almost always the very same object; fit_gradient compares fully)
+        if g.shape != target.shape or g.dtype is not target.dtype:
+            g = fit_gradient(g, target.shape, target.dtype, node, position)
+        if anomaly:
+            check_finite(g, f"backward of {node.describe()} (gradient of input {position})")
+        results.append((parent, g))
+    return results
 
 
 def _joint_gradients(node: Node, grad: Any, out: Any, args: tuple[Any, ...],

@@ -44,14 +44,14 @@ VJP = Callable[..., Any]
 JVP = Callable[..., Any]
 
 _REGISTRY: dict[str, Op] = {}
+# The tracers of al.compile at work, in any thread (autograd_lite.compile.Tracer): an op called
+# on a value one of them traces becomes a line of its program instead of a node of the tape.
+TRACERS: list[Any] = []
 # What an op's VJP reads, as (inputs, output): the arrays the tape keeps for it.
 SAVES = {"both": (True, True), "inputs": (True, False), "output": (False, True),
          "none": (False, False)}
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 FLOAT64 = np.dtype(np.float64)
-# _NOTHING_SAVED[n]: n Nones, standing for the inputs of an op that saves none of them (shared,
-# so recording such an op allocates nothing for them).
-_NOTHING_SAVED = tuple((None,) * n for n in range(8))
 _new_object = object.__new__  # (read once here: object.__new__ is an attribute lookup per call)
 _MISSING = object()  # an input not (yet) given, while binding a call
 # A ufunc's own options, which mean nothing on a tape (the output array, a mask, a cast).
@@ -405,6 +405,10 @@ def op_families() -> dict[str, list[str]]:
 
 def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
     """Run ``op`` forward on ``args`` and, when needed, record it on the tape."""
+    if TRACERS:  # al.compile is tracing: an op on a traced value becomes a line of a program
+        for tracer in tuple(TRACERS):
+            if tracer.traces(args):
+                return tracer.record(op, args, attrs)
     arrays = []
     parents = []
     has_tensor = tracked = unguarded = False
@@ -458,11 +462,7 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
         node.op = op
         node.attrs = attrs
         node.parents = tuple(parents)
-        if op.saves_inputs:
-            node.arrays = arrays
-        else:
-            n = len(arrays)
-            node.arrays = _NOTHING_SAVED[n] if n < 8 else (None,) * n
+        node.arrays = arrays if op.saves_inputs else (None,) * len(arrays)
         node.out = out if op.saves_output else None
         node.residual = residual  # forward work an op keeps for its VJP (see Op)
         node.retains_grad = False

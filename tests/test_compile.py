@@ -1,0 +1,335 @@
+"""al.compile: the generated program equals the eager tape (bitwise: the same NumPy calls in
+the same order), retraces on new shapes, dtypes and static arguments, refuses what a replay
+would get wrong, and its source is ruff-clean Python."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from helpers import fd_gradient
+
+import autograd_lite as al
+from autograd_lite.compile import CompileError, ConcretizationError
+
+
+def net_data(n=20, dx=10, h=5, dy=10, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    arrays = (rng.standard_normal((n, dx)), rng.standard_normal((dx, h)) * 0.1,
+              rng.standard_normal(h) * 0.1, rng.standard_normal((h, dy)) * 0.1,
+              rng.standard_normal(dy) * 0.1)
+    return (*(a.astype(dtype) for a in arrays), rng.integers(0, dy, n))
+
+
+def net_loss(X, W1, b1, W2, b2, labels):
+    h = al.sigmoid(X @ W1 + b1)
+    h.name = "h"
+    return al.softmax_cross_entropy(h @ W2 + b2, labels)
+
+
+ALL = (0, 1, 2, 3, 4)
+
+
+def test_net_value_and_gradients_equal_the_tape_bitwise_and_finite_differences():
+    data = net_data()
+    step = al.compile(al.func.value_and_grad(net_loss, argnums=ALL))
+    eager = al.func.value_and_grad(net_loss, argnums=ALL)
+    for seed in (0, 1):  # trace, then replay on other values
+        data = net_data(seed=seed)
+        value, grads = step(*data)
+        e_value, e_grads = eager(*data)
+        assert np.array_equal(value, e_value)
+        for g, e in zip(grads, e_grads):
+            assert g.dtype == e.dtype and np.array_equal(g, e)
+    assert len(step.cache) == 1
+    forward = al.compile(net_loss)
+    numeric = fd_gradient(lambda *a: float(forward(*a, data[5])), list(data[:5]), 2)
+    np.testing.assert_allclose(grads[2], numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_source_is_readable_straight_line_numpy():
+    step = al.compile(al.func.value_and_grad(net_loss, argnums=(1, 2)))
+    step(*net_data())
+    source = step.source
+    assert source.startswith("def net_loss(X, W1, b1, W2, b2, labels):")
+    assert "h = sigmoid_forward(" in source  # named after the named intermediate
+    assert "d_h = np.matmul(" in source and "d_W1 = np.matmul(X_T," in source
+    assert "d_X" not in source  # X is not differentiated: its gradient is never formed
+    assert "out=" in source  # buffers reused where an operand dies
+    assert all(len(line) <= 100 for line in source.splitlines())
+
+
+def test_generated_source_is_ruff_clean(tmp_path):
+    step = al.compile(al.func.value_and_grad(net_loss, argnums=ALL))
+    step(*net_data())
+    chain = al.compile(al.func.grad(lambda x: al.sum(al.tanh(x * 0.5 + 1.0) ** 2)))
+    chain(np.ones((3, 2)))
+    for i, compiled in enumerate((step, chain)):
+        program = compiled.cache[next(iter(compiled.cache))][0]
+        names = sorted(set(program.namespace_names) - {"np"})
+        header = ["from typing import Any", "", "import numpy as np", "",
+                  "namespace: dict[str, Any] = {}",
+                  *(f"{n} = namespace[{n!r}]" for n in names), "", ""]
+        path = tmp_path / f"generated_{i}.py"
+        path.write_text("\n".join(header) + compiled.source)
+        result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache",
+                                 "--line-length", "100", "--select", "E,F,W,B", str(path)],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr + compiled.source
+
+
+def test_retraces_on_new_shapes_and_dtypes_and_keeps_float32():
+    step = al.compile(al.func.value_and_grad(net_loss, argnums=ALL))
+    eager = al.func.value_and_grad(net_loss, argnums=ALL)
+    for data in (net_data(), net_data(n=7), net_data(dtype=np.float32), net_data()):
+        value, grads = step(*data)
+        e_value, e_grads = eager(*data)
+        assert value.dtype == e_value.dtype == data[0].dtype
+        assert np.array_equal(value, e_value)
+        for g, e, x in zip(grads, e_grads, data):
+            assert g.dtype == x.dtype and g.shape == x.shape and np.array_equal(g, e)
+    assert len(step.cache) == 3
+
+
+def test_grad_has_aux_containers_and_broadcasting():
+    def loss(params, x, scale):
+        y = al.tanh(x @ params["W"] + params["b"]) * scale
+        return al.mean(y ** 2), y
+
+    params = {"W": np.random.default_rng(1).standard_normal((3, 2)), "b": np.array([0.5, -1.0])}
+    x = np.random.default_rng(2).standard_normal((4, 3))
+    compiled = al.compile(al.func.grad(loss, has_aux=True))
+    (grads, aux) = compiled(params, x, 2.0)
+    (e_grads, e_aux) = al.func.grad(loss, has_aux=True)(params, x, 2.0)
+    assert set(grads) == {"W", "b"} and np.array_equal(aux, e_aux)
+    for k in grads:
+        assert np.array_equal(grads[k], e_grads[k])
+    compiled(params, x, 3.0)  # a static argument: its own program
+    assert len(compiled.cache) == 2
+
+
+def test_plain_function_and_unused_argument_and_constant_output():
+    def f(x, y):
+        return al.exp(x) * 2.0, np.ones(2)
+
+    compiled = al.compile(f)
+    x = np.linspace(-1, 1, 5)
+    out, const = compiled(x, x)
+    assert np.array_equal(out, np.exp(x) * 2.0) and np.array_equal(const, np.ones(2))
+    const[0] = 7.0  # the caller owns the results
+    assert np.array_equal(compiled(x, x)[1], np.ones(2))
+    g = al.compile(al.func.grad(lambda a, b: al.sum(a * 3.0), argnums=(0, 1)))(x, x)
+    assert np.array_equal(g[0], np.full(5, 3.0)) and np.array_equal(g[1], np.zeros(5))
+
+
+def test_results_never_alias_inputs():
+    compiled = al.compile(lambda x: al.reshape(x, shape=(2, 2)))
+    x = np.arange(4.0)
+    out = compiled(x)
+    out[0, 0] = 99.0
+    assert x[0] == 0.0
+    g = al.compile(al.func.grad(lambda x: al.sum(x)))(x)
+    g2 = al.compile(al.func.grad(lambda x: al.sum(x)))(x)
+    g[0] = 5.0
+    assert g2[0] == 1.0
+
+
+def test_long_chain_bitwise():
+    def chain(x):
+        for i in range(400):
+            x = (x + 0.1, x * 0.9, al.sigmoid(x), al.tanh(x))[i % 4]
+        return al.sum(x)
+
+    x = np.random.default_rng(0).standard_normal(4)
+    compiled = al.compile(al.func.value_and_grad(chain))
+    value, grad = compiled(x)
+    e_value, e_grad = al.func.value_and_grad(chain)(x)
+    assert np.array_equal(value, e_value) and np.array_equal(grad, e_grad)
+
+
+def test_nested_compile_runs_inline():
+    inner = al.compile(lambda x: al.exp(x))
+    outer = al.compile(al.func.grad(lambda x: al.sum(inner(x) * x)))
+    x = np.array([0.5, -0.25])
+    assert np.array_equal(outer(x), al.func.grad(lambda x: al.sum(al.exp(x) * x))(x))
+
+
+# --------------------------------------------------------------------------------- refusals
+@pytest.mark.parametrize("body", [
+    lambda x: x * 2 if al.sum(x) else x,           # bool(t)
+    lambda x: x * float(al.sum(x)),                # float(t)
+    lambda x: x * al.sum(x).item(),                # t.item()
+    lambda x: x * int(al.sum(x)),                  # int(t)
+    lambda x: x if (al.sum(x) > 0) else -x,        # a comparison as a condition
+    lambda x: x * (x > 0),                         # a comparison as a mask
+    lambda x: x * al.Tensor(x.data),               # reading .data
+    lambda x: x * np.asarray(x),                   # conversion to an array
+])
+def test_branches_and_conversions_on_traced_values_are_refused(body):
+    compiled = al.compile(lambda x: al.sum(body(x)))
+    with pytest.raises(ConcretizationError, match="traced value"):
+        compiled(np.ones(3))
+    assert al.sum(body(al.Tensor(np.ones(3)))).shape == ()  # eager is fine
+
+
+def test_random_draws_inside_f_are_refused_unless_seeded_by_an_argument():
+    state = np.random.get_state()
+    with pytest.raises(CompileError, match="global generator"):
+        al.compile(lambda x: x * np.random.standard_normal(3))(np.ones(3))
+    assert np.array_equal(np.random.get_state()[1], state[1])  # restored
+    with pytest.raises(CompileError, match="random module"):
+        al.compile(lambda x: x * random.random())(np.ones(3))
+    with pytest.raises(CompileError, match="without a seed"):
+        al.compile(lambda x: x * np.random.default_rng().standard_normal(3))(np.ones(3))
+    with pytest.raises(CompileError, match="generator as an argument"):
+        al.compile(lambda x, rng: x * rng.standard_normal(3))(np.ones(3),
+                                                             np.random.default_rng(0))
+
+    def noisy(x, seed):
+        return x * np.random.default_rng(seed).standard_normal(3)
+
+    compiled = al.compile(noisy)
+    for seed in (0, 1, 0):
+        assert np.array_equal(compiled(np.ones(3), seed), noisy(np.ones(3), seed))
+    assert len(compiled.cache) == 2
+
+
+def test_in_place_change_of_an_input_is_refused():
+    x = np.ones(3)
+
+    def f(t):
+        x[0] = 5.0  # writes the very array passed in
+        return t * 2.0
+
+    with pytest.raises(CompileError, match="in place"):
+        al.compile(f)(x)
+
+
+def test_backward_and_other_transforms_inside_f_are_refused():
+    with pytest.raises(CompileError, match="compile the transform"):
+        al.compile(lambda x: al.sum(x * x).backward())(np.ones(2))
+    with pytest.raises(CompileError, match="jacrev is not supported"):
+        al.compile(al.func.jacrev(lambda x: x * x))(np.ones(2))
+    with pytest.raises(CompileError, match="requires grad"):
+        al.compile(lambda x: x)(al.Tensor(np.ones(2), requires_grad=True))
+    with pytest.raises(CompileError, match="nothing traced"):
+        _ = al.compile(lambda x: x).source
+
+
+def test_errors_inside_f_are_the_eager_ones():
+    compiled = al.compile(lambda a, b: a @ b)
+    with pytest.raises(al.ShapeError, match="inner dimensions"):
+        compiled(np.ones((2, 3)), np.ones((2, 3)))
+    with pytest.raises(al.DTypeError, match="cannot differentiate"):
+        al.compile(al.func.grad(lambda x: al.sum(x)))(np.arange(3))
+
+
+def test_backward_source_helper():
+    data = net_data()
+    source = al.compile.__module__ and __import__(
+        "autograd_lite.compile", fromlist=["backward_source"]).backward_source(
+        net_loss, *data, argnums=(1, 3))
+    assert "d_W2 = np.matmul(h_T," in source and "return " in source
+
+
+def test_long_programs_run_as_steps_with_the_same_results(monkeypatch):
+    """Above LARGE lines the program runs as a list of steps instead of compiled source."""
+    module = sys.modules["autograd_lite.compile"]
+    monkeypatch.setattr(module, "LARGE", 5)
+    data = net_data()
+    step = al.compile(al.func.value_and_grad(net_loss, argnums=ALL))
+    value, grads = step(*data)
+    e_value, e_grads = al.func.value_and_grad(net_loss, argnums=ALL)(*data)
+    assert np.array_equal(value, e_value)
+    assert all(np.array_equal(g, e) for g, e in zip(grads, e_grads))
+    assert "d_W1" in step.source and "out=" not in step.source  # (no buffer reuse there)
+
+
+def test_large_arrays_are_deleted_after_their_last_use_with_the_same_results():
+    data = net_data(n=256, dx=100, h=64, dy=10)
+    step = al.compile(al.func.value_and_grad(net_loss, argnums=ALL))
+    value, grads = step(*data)
+    e_value, e_grads = al.func.value_and_grad(net_loss, argnums=ALL)(*data)
+    assert np.array_equal(value, e_value)
+    assert all(np.array_equal(g, e) for g, e in zip(grads, e_grads))
+    assert "    del " in step.source
+
+
+def test_threads_trace_independently():
+    import threading
+
+    def make(k):
+        return al.compile(al.func.value_and_grad(lambda x: al.sum(al.tanh(x * k) ** 2)))
+
+    results, errors = {}, []
+
+    def work(k):
+        try:
+            x = np.linspace(-1, 1, 50) + k
+            compiled = make(float(k))
+            for _ in range(5):
+                results[k] = (compiled(x), al.func.value_and_grad(
+                    lambda x: al.sum(al.tanh(x * float(k)) ** 2))(x))
+        except Exception as exc:  # (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(1, 7)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for (value, grad), (e_value, e_grad) in results.values():
+        assert np.array_equal(value, e_value) and np.array_equal(grad, e_grad)
+
+
+def test_the_docs_example_runs_and_matches_the_tape():
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "compile.md"
+    example = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)[0]
+    namespace: dict = {}
+    exec(compile(example, "docs/compile.md", "exec"), namespace)  # (prints the source)
+    n = namespace
+    e_value, e_grads = al.func.value_and_grad(n["loss"], argnums=(1, 2, 3, 4))(
+        n["X"], n["W1"], n["b1"], n["W2"], n["b2"], n["labels"])
+    assert np.array_equal(n["value"], e_value)
+    assert all(np.array_equal(g, e) for g, e in zip(n["grads"], e_grads))
+    assert "def loss(X, W1, b1, W2, b2, labels):" in n["step"].source
+
+
+def test_a_user_op_with_one_joint_vjp_compiles():
+    softplus = al.register_op(
+        "softplus_h11_test", forward=lambda x, y: np.logaddexp(0.0, x) * y,
+        vjp=lambda g, out, x, y: (g * y / (1.0 + np.exp(-x)), g * np.logaddexp(0.0, x)))
+
+    def loss(x, y):
+        return al.sum(softplus(x, y) * x)
+
+    x, y = np.linspace(-2, 2, 6), np.linspace(1, 3, 6)
+    grads = al.compile(al.func.grad(loss, argnums=(0, 1)))(x, y)
+    expected = al.func.grad(loss, argnums=(0, 1))(x, y)
+    assert all(np.array_equal(g, e) for g, e in zip(grads, expected))
+    numeric = fd_gradient(lambda a, b: float(al.compile(loss)(a, b)), [x, y], 0)
+    np.testing.assert_allclose(grads[0], numeric, rtol=1e-6)
+
+
+def test_a_traced_value_kept_after_tracing_is_refused():
+    kept = []
+
+    def f(x):
+        y = al.exp(x)
+        kept.append(y)
+        return y
+
+    al.compile(f)(np.ones(2))
+    with pytest.raises(ConcretizationError, match="after its function was traced"):
+        al.exp(kept[0])
+    with pytest.raises(ConcretizationError):
+        kept[0] + 1.0
+    with pytest.raises(ConcretizationError):
+        np.exp(kept[0])
