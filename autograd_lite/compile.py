@@ -792,22 +792,11 @@ def _shaped(structure: Any, leaves: Any) -> str | None:
     return None
 
 
-
-
 # ------------------------------------------------------------------------------ compiling
 def _transform_of(f: Callable[..., Any]) -> tuple[str, Callable[..., Any], Any, bool] | None:
     """("value_and_grad" or "grad", loss, argnums, has_aux) when ``f`` was made by
-    ``func.value_and_grad`` or ``func.grad``; None for any other function."""
-    code, cells = getattr(f, "__code__", None), getattr(f, "__closure__", None)
-    if code is None or not cells or getattr(f, "__module__", "") != "autograd_lite.func":
-        return None
-    closure = {n: c.cell_contents for n, c in zip(code.co_freevars, cells)}
-    if f.__qualname__ == "value_and_grad.<locals>.value_and_gradient":
-        return "value_and_grad", closure["f"], closure["argnums"], closure["has_aux"]
-    if f.__qualname__ == "grad.<locals>.gradient":
-        inner = _transform_of(closure["both"])
-        return None if inner is None else ("grad", *inner[1:])
-    return None
+    ``func.value_and_grad`` or ``func.grad`` (which label what they make); None otherwise."""
+    return getattr(f, "transform", None)
 
 
 def _freeze(structure: Any) -> Any:

@@ -24,6 +24,7 @@ declared as an input of the writeup, so the steps after it are still checked.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -32,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_lite.errors import GraphError, ShapeError
+from autograd_lite.errors import AutogradLiteError, GraphError, ShapeError
 from autograd_lite.tensor import Node, Tensor
 
 Piece = str | Callable[["Context"], str | None] | None
@@ -137,6 +138,11 @@ class Explanation:
     forward: list[str]
     steps: list[Step]
     symbols: dict[str, str] = field(default_factory=dict)
+    #: The same backward pass as NumPy code (the source ``al.compile`` generates), for an
+    #: explanation of a derivation (:func:`explain_derivation`); None otherwise, or when the loss
+    #: cannot be compiled (``code_note`` says why).
+    code: str | None = None
+    code_note: str | None = None
 
     def __str__(self) -> str:
         return self.markdown
@@ -481,7 +487,36 @@ def explain_derivation(derivation: Any) -> Explanation:
                for k, v in arrays.items()}
     loss = _guarded(derivation.loss, tensors, derivation.seed,
                     f"Derivation '{derivation.name}': loss")
-    return explain(loss)
+    explanation = explain(loss)
+    explanation.code, explanation.code_note = _compiled_code(derivation, arrays, targets)
+    return explanation
+
+
+def _compiled_code(derivation: Any, arrays: dict[str, np.ndarray], targets: set[str]
+                   ) -> tuple[str | None, str | None]:
+    """The generated NumPy code of the derivation's forward and backward pass, or the reason
+    it cannot be compiled (a loss that draws its own random numbers, branches on values …)."""
+    from autograd_lite.compile import backward_source
+    from autograd_lite.verify import _call
+
+    # Float inputs are the program's arguments; integer ones (labels, word indices) decide
+    # which rows the program reads, so they are constants of it.
+    names = [k for k, v in arrays.items() if v.dtype.kind == "f"]
+    fixed = {k: v for k, v in arrays.items() if v.dtype.kind != "f"}
+    wrt = tuple(i for i, k in enumerate(names) if k in targets)
+
+    def loss_and_gradients(*values: Any) -> Any:
+        return _call(derivation.loss, {**fixed, **dict(zip(names, values))}, derivation.seed,
+                     "loss")
+
+    # (the generated code names its arguments after the inputs)
+    loss_and_gradients.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(name, inspect.Parameter.POSITIONAL_ONLY) for name in names])
+
+    try:
+        return backward_source(loss_and_gradients, *(arrays[k] for k in names), argnums=wrt), None
+    except AutogradLiteError as exc:
+        return None, f"not compiled: {exc}"
 
 
 def explanation_of(report: Any) -> Explanation | None:

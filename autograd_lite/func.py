@@ -289,6 +289,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
         grads = pull(seed)
         grads = grads[0] if isinstance(argnums, int) else grads
         return ((out, result[2]) if has_aux else out), grads
+    value_and_gradient.transform = ("value_and_grad", f, argnums, has_aux)  # (for al.compile)
     return value_and_gradient
 
 
@@ -302,6 +303,7 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     def gradient(*args: Any, **kwargs: Any) -> Any:
         value, grads = both(*args, **kwargs)
         return (grads, value[1]) if has_aux else grads
+    gradient.transform = ("grad", f, argnums, has_aux)  # (read by al.compile)
     return gradient
 
 

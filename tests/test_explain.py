@@ -450,3 +450,33 @@ def test_the_documentation_examples_run_and_show_what_they_print(capsys):
     first = printed[:printed.index("# The backward pass", 1)]
     assert shown == [line for line in first.splitlines() if line.startswith("$$")]
     assert "\\frac{\\partial J}{\\partial X} = \\sigma(X)" in printed
+
+
+def test_a_derivations_explanation_carries_its_backward_pass_as_numpy_code() -> None:
+    """explain_derivation(d).code: the program al.compile generates for the loss, valid Python
+    that returns a gradient for every target; running it gives the tape's gradients."""
+    from autograd_lite.compile import compile as compile_program
+    from autograd_lite.verify import load_file
+
+    derivation = load_file(ROOT / "derivations" / "neural_network.py")[1]
+    explanation = explain_derivation(derivation)
+    assert explanation.code is not None, explanation.code_note
+    compile(explanation.code, "<explanation>", "exec")  # Python's compile: valid source
+    for name in derivation.gradients:
+        assert f"d_{name} = " in explanation.code
+    arrays = derivation.make_inputs()
+    floats = [k for k, v in arrays.items() if v.dtype.kind == "f"]
+    wrt = tuple(i for i, k in enumerate(floats) if k in derivation.gradients)
+
+    def loss(*values):
+        return derivation.loss(**{**arrays, **dict(zip(floats, values))})
+
+    value, grads = compile_program(al.func.value_and_grad(loss, argnums=wrt))(
+        *(arrays[k] for k in floats))
+    tensors = {k: al.Tensor(v, requires_grad=k in derivation.gradients)
+               for k, v in arrays.items()}
+    tape = loss(*(tensors[k] for k in floats))
+    tape.backward()
+    np.testing.assert_allclose(value, tape.data, rtol=1e-14)
+    for i, g in zip(wrt, grads):
+        np.testing.assert_allclose(g, tensors[floats[i]].grad, rtol=1e-12, atol=1e-15)
