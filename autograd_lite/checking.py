@@ -230,6 +230,19 @@ def roundoff_allowance(a: np.ndarray, b: np.ndarray, spread: np.ndarray | None =
     return ROUNDOFF_FACTOR * allowance
 
 
+def resolution_floor(loss_value: float, values: np.ndarray,
+                     unit: float = unit_roundoff(np.float64)) -> float:
+    """The smallest gradient the loss can resolve: ROUNDOFF_FACTOR·u·|J| / max|x|. Moving the
+    input by its own scale changes J by less than J's round-off for a gradient below it, so a
+    gradient that is exactly zero (the sum of a softmax, a shift-invariant loss) and its
+    round-off (a few ulps of the terms that cancel) agree. It scales with the loss and inversely
+    with the input, as a gradient does, so scaling either changes no verdict."""
+    scale = float(np.max(np.abs(values), initial=0.0)) if np.size(values) else 0.0
+    if not scale or not np.isfinite(loss_value):
+        return 0.0
+    return ROUNDOFF_FACTOR * unit * abs(float(loss_value)) / scale
+
+
 def scores(a: np.ndarray, b: np.ndarray, tolerance: np.ndarray) -> np.ndarray:
     """|a − b| / tolerance per element (≤ 1 agrees); non-finite differences score inf, and
     0 / 0 scores 0."""

@@ -50,6 +50,7 @@ from autograd_lite.checking import (
     NumericDerivative,
     estimate_derivative,
     numeric_derivative,
+    resolution_floor,
     roundoff_allowance,
     scores,
     taylor_order,
@@ -502,10 +503,12 @@ def _kink_reason(kinks: list[dict[str, Any]]) -> str:
 
 def judge(target: str, kind: str, F: np.ndarray, T: np.ndarray, spread: np.ndarray | None,
           numeric: NumericDerivative, taylor: Callable[[int, float], float | None],
-          batch: int | None, values: np.ndarray | None = None, label: str | None = None
-          ) -> Check:
+          batch: int | None, values: np.ndarray | None = None, label: str | None = None,
+          floor: float = 0.0) -> Check:
     """The verdict on one gradient or step target (see the module docstring). ``label`` names
-    a second-order target in the messages (the finite differences are then of the gradient)."""
+    a second-order target in the messages (the finite differences are then of the gradient);
+    ``floor`` is the loss's resolution (:func:`checking.resolution_floor`), added to every
+    element's round-off allowance."""
     said = label or f"∂J/∂{target}"
     remainder = ("|∇J(x + h e) − ∇J(x) − h·H e|" if label else "|J(x + h e) − J(x) − h·g|")
     rule = ("a registered op's JVP or VJP is wrong or not differentiable (check it with "
@@ -515,7 +518,7 @@ def judge(target: str, kind: str, F: np.ndarray, T: np.ndarray, spread: np.ndarr
         check = Check(target, kind, False, outcome="fail",
                       diagnosis=diagnose(F, T, target, batch))
         return check
-    allowance = roundoff_allowance(F, T, spread)
+    allowance = roundoff_allowance(F, T, spread) + floor
     numeric_tolerance = 2 * numeric.error + allowance
     ft = scores(F, T, allowance)
     tn = scores(T, numeric.value, numeric_tolerance)
@@ -949,7 +952,8 @@ def _verify_into(derivation: Derivation, report: DerivationReport) -> None:
             return taylor_order(evaluate, j, float(values.reshape(-1)[j]), f0, slope, UNIT,
                                 UNIT)
 
-        return judge(target, kind, F, tape, spread, numeric, taylor, derivation.batch, values)
+        return judge(target, kind, F, tape, spread, numeric, taylor, derivation.batch, values,
+                     floor=resolution_floor(f0, values))
 
     # the steps of the chain, in the order the backward pass reaches them (newest node first)
     for step in sorted(steps, key=lambda s: -intermediates[s].node.seq):

@@ -32,18 +32,10 @@ def tensor(rng: np.random.Generator, shape: tuple[int, ...], name: str,
     return al.Tensor(rng.standard_normal(shape), requires_grad=grad, name=name)
 
 
-def is_round_off_of_zero(check) -> bool:
-    """A verdict of the checker on a gradient that is exactly zero in exact arithmetic (the sum
-    of a softmax, the shift by a row's maximum): both sides a few ulps around 0, their
-    round-off judged as a difference. Not a wrong line; reported to the checker's owner."""
-    return check.formula_value is not None and check.tape_value is not None and \
-        abs(check.formula_value) < 1e-12 and abs(check.tape_value) < 1e-12
-
-
 def assert_verified(explanation: Explanation, all_checked: bool = True) -> None:
     """No failing line; with ``all_checked`` every line was understood and checked."""
     report = explanation.verify()
-    failures = [c for c in report.checks if not c.passed and not is_round_off_of_zero(c)]
+    failures = [c for c in report.checks if not c.passed]
     assert not failures, "\n".join(f"l.{c.line} {c.latex}: {c.diagnosis}" for c in failures)
     if all_checked:
         assert not report.not_checked, report.not_checked
@@ -224,7 +216,7 @@ def test_shipped_derivations_explained_verify_with_no_failing_line(derivation):
     explanation = explain_derivation(derivation)
     report = explanation.verify()
     for check in report.checks:  # (the shift by the row maximum of a stable softmax)
-        assert check.passed or is_round_off_of_zero(check), \
+        assert check.passed, \
             f"l.{check.line} {check.latex}: {check.diagnosis}"
     checked_lines = {c.line for c in report.checks}
     not_checked = {n["line"] for n in report.not_checked}

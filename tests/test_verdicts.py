@@ -313,3 +313,22 @@ def test_non_finite_and_empty_formulas_are_named() -> None:
         name="empty", inputs={"x": np.zeros((0, 3))}, loss=lambda x: x.sum(),
         gradients={"x": lambda x: np.zeros((3, 0))})))
     assert wrong.diagnosis.kind == "shape" and "(3, 0)" in wrong.diagnosis.message
+
+
+def test_a_gradient_that_is_exactly_zero_passes_and_a_small_wrong_one_fails() -> None:
+    """J = Σ softmax(θ) = N for every θ: ∂J/∂θ = 0 exactly, the tape's value is round-off of
+    terms that cancel (a few 1e-17). The right formula (zeros) must pass on every seed; before
+    the loss's resolution floor it failed on 13 seeds of 20. A formula off by 1e-6 (far above
+    u·|J|/|θ| ≈ 1e-16·N) must still fail, and a scaled loss changes neither verdict."""
+    def derivation(formula, seed, scale=1.0):
+        return Derivation(name="sum of softmax",
+                          inputs=lambda rng: {"theta": rng.standard_normal((4, 3)) * 3},
+                          loss=lambda theta: scale * al.softmax(theta).sum(),
+                          gradients={"theta": formula}, seed=seed)
+
+    for seed in range(20):
+        for scale in (1e-13, 1.0, 1e13):
+            assert verify(derivation(lambda theta: np.zeros_like(theta), seed, scale)).passed
+            wrong = verify(derivation(lambda theta, s=scale: np.full_like(theta, 1e-6 * s),
+                                      seed, scale))
+            assert not wrong.passed, (seed, scale)

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd_lite.checking import resolution_floor
 from autograd_lite.diagnosis import Diagnosis
 from autograd_lite.verify import Check, _add, _largest, _spread
 from autograd_lite.writeup import extract
@@ -566,7 +567,9 @@ def _judge_draw(model: Model, left: Node, right: Node, arrays: dict[str, np.ndar
             truth, numeric = np.diag(truth.reshape(-1)), numeric.diag()
         spread = _spread_of(truth, formula, pairs32, diagonal)
         wrt_values = None if free else evaluation.value(deriv.wrt)
-        check = judge(wrt, kind, formula, truth, numeric, spread, batch, wrt_values)
+        floor = (resolution_floor(float(np.sum(evaluation.value(deriv.of))), wrt_values)
+                 if of_size == 1 and wrt_values is not None else 0.0)
+        check = judge(wrt, kind, formula, truth, numeric, spread, batch, wrt_values, floor)
         check.target = label
         if check.diagnosis is not None:
             message = check.diagnosis.message.replace(f"∂J/∂{wrt}", str(deriv))

@@ -64,7 +64,7 @@ def tolerances() -> dict[str, float]:
 
 def judge(target: str, kind: str, formula: Any, truth: Any, numeric: Numeric | None,
           spread: np.ndarray | None, batch: int | None = None,
-          values: np.ndarray | None = None) -> Check:
+          values: np.ndarray | None = None, floor: float = 0.0) -> Check:
     """Judge one link by the verifier's own core. With ``numeric`` (the truth is a derivative:
     ``truth`` from the tape, ``numeric`` its finite differences with their estimated errors)
     exactly as :func:`autograd_lite.verify.judge` judges a gradient or step (``formula`` the
@@ -72,7 +72,8 @@ def judge(target: str, kind: str, formula: Any, truth: Any, numeric: Numeric | N
     :func:`autograd_lite.verify.judge_claim` judges a claim (``formula`` = left side, ``truth``
     = right side). ``spread`` is the measured float32-vs-float64 difference of the two sides
     (the round-off allowance of ill-conditioned elements); ``values`` the values of the
-    variable differentiated by (to recognise σ(1 − z) for 1 − σ(z))."""
+    variable differentiated by (to recognise σ(1 − z) for 1 − σ(z)); ``floor`` the resolution
+    of the function differentiated (:func:`autograd_lite.checking.resolution_floor`)."""
     formula = np.asarray(formula, dtype=np.float64)
     truth = np.asarray(truth, dtype=np.float64)
     if spread is not None and np.shape(spread) != truth.shape:
@@ -82,4 +83,4 @@ def judge(target: str, kind: str, formula: Any, truth: Any, numeric: Numeric | N
     if values is not None and np.shape(values) != truth.shape:
         values = None
     return judge_target(target, kind, formula, truth, spread, numeric.estimate, numeric.taylor,
-                        batch, values)
+                        batch, values, floor=floor)
