@@ -119,7 +119,7 @@ def _run(roots: Sequence[tuple[Tensor, Any]], retain_graph: bool, create_graph: 
     node is popped all of its gradient has arrived. This sorts the graph while walking it,
     iteratively, and visits only what the roots depend on.
     """
-    if not create_graph and current_mode().forward_levels:  # forward mode (h7)
+    if not create_graph and current_mode().forward_levels:  # forward mode
         forward_mode.refuse_first_order_backward(roots)
     pending: dict[Node, Any] = {}  # the gradient summed so far for each node reached
     leaves: dict[Tensor, Any] = {}

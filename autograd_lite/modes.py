@@ -29,7 +29,7 @@ class Mode:
         self.grad_enabled = grad_enabled
         self.anomaly = anomaly
         self.retain_all_grads = retain_all_grads
-        # forward mode (h7): the active levels of autograd_lite.func's forward-mode transforms,
+        # forward mode: the active levels of autograd_lite.func's forward-mode transforms,
         # outermost first; while any is active, every op also computes its output's tangents.
         self.forward_levels = forward_levels
         # anomaly, retain_all_grads or forward mode: the one flag the per-op path reads (the

@@ -475,7 +475,7 @@ def apply(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
             if mode.anomaly:
                 node.origin = user_origin()
                 check_finite(out, f"forward of {node.describe()}", arrays)
-            if mode.forward_levels:  # forward mode (h7): the output's tangents, kept on the node
+            if mode.forward_levels:  # forward mode: the output's tangents, kept on the node
                 forward_mode.push_tangents(op, args, attrs, _new_tensor(out, node))
         tensor = _new_object(Tensor)  # (as _new_tensor(out, node), without its call)
         tensor._data = out

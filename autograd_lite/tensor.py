@@ -562,7 +562,7 @@ class Tensor:
             extras.append(f"dtype={self._data.dtype}")
         return f"Tensor({body}{''.join(', ' + e for e in extras)})"
 
-    # --- NumPy methods: element-wise and reductions (h4)
+    # --- NumPy methods: element-wise and reductions
     # (as ndarray's methods, with its signatures; each records the op of the same name)
     def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return ops.min(self, axis=axis, keepdims=keepdims)
@@ -628,9 +628,9 @@ class Tensor:
     def all(self, axis: Any = None, keepdims: bool = False) -> Any:
         """Whether every element is true (NumPy's result: booleans have no gradient)."""
         return self._data.all(axis=axis, keepdims=keepdims)
-    # --- end of NumPy methods: element-wise and reductions (h4)
+    # --- end of NumPy methods: element-wise and reductions
 
-    # --- NumPy methods: shapes and products (h5)
+    # --- NumPy methods: shapes and products
     # As ndarray's methods, each calls the op of the same name (autograd_lite.shapes, .products;
     # imported in the method, as those modules import this one).
     def ravel(self, order: str = "C") -> Tensor:
@@ -670,7 +670,7 @@ class Tensor:
         (a tensor's recorded values never change). Use ``al.sort(t)`` or ``np.sort(t)``."""
         from autograd_lite import shapes
         shapes.refuse_in_place_sort()
-    # --- end of NumPy methods: shapes and products (h5)
+    # --- end of NumPy methods: shapes and products
 
 
 def _named(name: str | None) -> str:

@@ -220,7 +220,7 @@ def _propose(draw: st.DrawFn, rng: np.random.Generator, name: str,
     raise AssertionError(f"no proposal for {name}")
 
 
-# --- NumPy functions on tensors (h4): programs also call np.* (and ndarray operators), which
+# --- NumPy functions on tensors: programs also call np.* (and ndarray operators), which
 # the dispatch records as autograd_lite ops; the element-wise, special and reduction ops join too.
 def _spread_ok(x: np.ndarray, axis: int | None) -> bool:
     """At least two elements per reduced group, not all equal (std's kink at zero spread)."""
@@ -311,7 +311,7 @@ def _propose(draw: st.DrawFn, rng: np.random.Generator, name: str,
     if name == "np.trace":
         return ((i,), {}) if x.ndim >= 2 else None
     raise AssertionError(f"no proposal for {name}")
-# --- end of NumPy functions on tensors (h4)
+# --- end of NumPy functions on tensors
 
 
 def _relative(a: np.ndarray, b: np.ndarray) -> float:
