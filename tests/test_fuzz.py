@@ -314,6 +314,55 @@ def _propose(draw: st.DrawFn, rng: np.random.Generator, name: str,
 # --- end of NumPy functions on tensors
 
 
+# --- Shapes, products and linear algebra through NumPy: linear rearrangements, products of
+# two values, and the inverse and log-determinant of a well-conditioned matrix made from one.
+def _spd(x: Any) -> Any:
+    """x xᵀ + I over the last two axes of x (positive definite: safe to invert)."""
+    return np.matmul(x, np.swapaxes(x, -1, -2)) + np.eye(x.shape[-2])
+
+
+LAYOUT = {
+    "np.flip": lambda x, axis: np.flip(x, axis), "np.roll": lambda x, axis: np.roll(x, 1, axis),
+    "np.swapaxes": lambda x, axis: np.swapaxes(x, 0, axis),
+    "np.repeat": lambda x, axis: np.repeat(x, 2, axis), "np.tile": lambda x: np.tile(x, 2),
+    "np.triu": lambda x: np.triu(x), "np.expand_dims": lambda x, axis: np.expand_dims(x, axis),
+    "np.linalg.inv": lambda x: np.linalg.inv(_spd(x)),
+    "np.linalg.slogdet": lambda x: np.linalg.slogdet(_spd(x))[1],
+}
+PRODUCTS = {"np.outer": np.outer, "np.einsum": lambda a, b: np.einsum("ij,jk->ik", a, b),
+            "np.kron": np.kron, "np.dot": np.dot}
+APPLY.update(LAYOUT)
+APPLY.update(PRODUCTS)
+_propose_without_layout = _propose
+
+
+def _propose(draw: st.DrawFn, rng: np.random.Generator, name: str,
+             values: list[np.ndarray]) -> tuple[tuple[int, ...], dict[str, Any]] | None:
+    """Operands and settings for the layout, product and linear-algebra calls."""
+    if name not in LAYOUT and name not in PRODUCTS:
+        return _propose_without_layout(draw, rng, name, values)
+    i = draw(st.integers(0, len(values) - 1))
+    x = values[i]
+    if name in ("np.triu", "np.linalg.inv", "np.linalg.slogdet"):
+        return ((i,), {}) if x.ndim >= 2 and x.shape[-1] >= 1 else None
+    if name == "np.tile":
+        return (i,), {}
+    if name == "np.expand_dims":
+        return (i,), {"axis": int(draw(st.integers(0, x.ndim)))}
+    if name in LAYOUT:
+        return ((i,), {"axis": int(draw(st.integers(0, x.ndim - 1)))}) if x.ndim else None
+    j = draw(st.integers(0, len(values) - 1))
+    y = values[j]
+    if name == "np.einsum" and not (x.ndim == y.ndim == 2 and x.shape[1] == y.shape[0]):
+        return None
+    if name == "np.dot" and not (x.ndim == y.ndim == 1 and x.shape == y.shape):
+        return None
+    if name == "np.kron" and x.size * y.size > 36:
+        return None
+    return (i, j), {}
+# --- end of shapes, products and linear algebra
+
+
 def _relative(a: np.ndarray, b: np.ndarray) -> float:
     scale = max(1.0, float(np.abs(a).max(initial=0)), float(np.abs(b).max(initial=0)))
     return float(np.abs(a - b).max(initial=0)) / scale
