@@ -110,7 +110,8 @@ def name_factor(factor: float, batch: int | None = None) -> tuple[str, str]:
             if close(sign / root):
                 return f"{'−' if sign < 0 else ''}1/√{n}", ("a 1/√n scaling (as 1/√d in "
                                                             "attention) applied twice")
-    return f"{factor:.6g}", "a stray constant"
+    shown = f"{factor:.6g}"  # (more digits when six would hide the difference from ±1)
+    return (f"{factor:.12g}" if float(shown) in (1.0, -1.0) else shown), "a stray constant"
 
 
 def _indices(mask: np.ndarray, limit: int = 6) -> tuple[list[list[int]], str]:

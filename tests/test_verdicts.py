@@ -332,3 +332,12 @@ def test_a_gradient_that_is_exactly_zero_passes_and_a_small_wrong_one_fails() ->
             wrong = verify(derivation(lambda theta, s=scale: np.full_like(theta, 1e-6 * s),
                                       seed, scale))
             assert not wrong.passed, (seed, scale)
+
+
+def test_a_factor_next_to_one_is_shown_with_the_digits_that_differ() -> None:
+    """A 1.0000001× formula is diagnosed with that factor, not rounded to '= 1'."""
+    from autograd_lite.diagnosis import diagnose
+
+    truth = np.random.default_rng(0).uniform(1, 2, (3, 4))
+    message = diagnose(truth * 1.0000001, truth, "W").message
+    assert "1.0000001" in message and "= 1 " not in message
