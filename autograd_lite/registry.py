@@ -113,32 +113,13 @@ class Op:
         self.saves_inputs, self.saves_output = SAVES[saves]
         self.name = name
         self.forward = forward
-        if callable(vjp):
-            self.vjp: VJP | None = vjp
-            self.vjps: tuple[VJP | None, ...] | None = None
-        else:
-            vjps = tuple(vjp)
-            if not all(f is None or callable(f) for f in vjps):
-                raise RegistryError(
-                    f"register_op('{name}'): vjp must be a function or a sequence of functions "
-                    "(one per input, None for an input without gradient)"
-                )
-            self.vjp, self.vjps = None, vjps
+        self.vjp, self.vjps = _one_or_per_input(name, "vjp", vjp)
         # The JVP, in the same two forms: one function ``jvp(tangents, out, *inputs,
         # **settings)`` taking a tuple of input tangents (None for an input without one), or one
         # function per input, ``jvp_i(t, out, *inputs, **settings)``, each giving input i's
         # contribution to the output's tangent (the contributions are summed; each may have
         # the broadcast shape). None: the op has no forward-mode rule.
-        if jvp is None or callable(jvp):
-            self.jvp: JVP | None = jvp
-            self.jvps: tuple[JVP | None, ...] | None = None
-        else:
-            jvps = tuple(jvp)
-            if not all(f is None or callable(f) for f in jvps):
-                raise RegistryError(
-                    f"register_op('{name}'): jvp must be a function or a sequence of functions "
-                    "(one per input, None for an input without a tangent)")
-            self.jvp, self.jvps = None, jvps
+        self.jvp, self.jvps = (None, None) if jvp is None else _one_or_per_input(name, "jvp", jvp)
         self.residual = residual
         own_doc = None if isinstance(forward, np.ufunc) else (forward.__doc__ or "").strip()
         self.doc = doc if doc is not None else own_doc or None
@@ -348,6 +329,19 @@ class Op:
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
+
+
+def _one_or_per_input(name: str, what: str, rule: Any
+                      ) -> tuple[Callable[..., Any] | None, tuple[Any, ...] | None]:
+    """A VJP or JVP given as one function (``(rule, None)``) or as one function per input, None
+    for an input without one (``(None, rules)``)."""
+    if callable(rule):
+        return rule, None
+    rules = tuple(rule)
+    if not all(f is None or callable(f) for f in rules):
+        raise RegistryError(f"register_op('{name}'): {what} must be a function or a sequence of "
+                            "functions (one per input, None for an input without one)")
+    return None, rules
 
 
 def register_op(name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP | None], *,
