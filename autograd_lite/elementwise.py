@@ -200,8 +200,8 @@ def _clip_shares(a: Any, a_min: Any, a_max: Any) -> tuple[Any, Any, Any]:
             _like(1.0 - np.asarray(below_max), a))
 
 
-def _clip(a: np.ndarray, a_min: Any, a_max: Any) -> np.ndarray:
-    """a limited to [a_min, a_max] (either bound may be None)."""
+def _clip(a: np.ndarray, a_min: Any = None, a_max: Any = None) -> np.ndarray:
+    """a limited to [a_min, a_max] (either bound may be None: no limit on that side)."""
     if a_min is None and a_max is None:
         raise SignatureError("clip: give at least one of a_min and a_max")
     return np.clip(a, a_min, a_max)
@@ -212,7 +212,7 @@ clip = _register(
     _clip,
     tuple((lambda g, out, a, lo, hi, i=i: g * _clip_shares(a, lo, hi)[i]) for i in range(3)),
     tuple((lambda t, out, a, lo, hi, i=i: t * _clip_shares(a, lo, hi)[i]) for i in range(3)),
-    saves="inputs")
+    saves="inputs", inputs=3)
 
 
 def _where(condition: Any, x: Any, y: Any) -> np.ndarray:

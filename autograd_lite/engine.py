@@ -19,7 +19,7 @@ from autograd_lite import forward_mode
 from autograd_lite.errors import GraphError, InplaceModificationError, RegistryError, ShapeError
 from autograd_lite.modes import current_mode, enter_grad_mode, restore_mode
 from autograd_lite.registry import check_finite
-from autograd_lite.tensor import LAST_MUTATION, Node, Tensor, _new_tensor, to_array
+from autograd_lite.tensor import LAST_REBIND, Node, Tensor, _new_tensor, to_array
 
 # Held while a gradient is added into a leaf's (or a retained intermediate's) .grad: each
 # accumulation is atomic, as in PyTorch, so threads running backward() into shared leaves at
@@ -175,7 +175,7 @@ def _input_gradients(node: Node, grad: Any, create_graph: bool, anomaly: bool
             f"backward through {node.describe()} a second time: its saved arrays were "
             "freed by the first backward(). Pass retain_graph=True to the first call "
             "if you need to backpropagate through the same graph again.")
-    if LAST_MUTATION[0] > node.seq:  # a leaf's .data changed shape since the forward
+    if LAST_REBIND[0] > node.seq:  # a leaf's .data changed shape since the forward
         _check_not_rebound(node)
     op, attrs = node.op, node.attrs
     if create_graph:

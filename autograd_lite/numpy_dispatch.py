@@ -298,9 +298,7 @@ def _plan(func: Callable[..., Any]) -> Callable[..., Any]:
             inputs = []
             for input_name in input_names:
                 if input_name not in given:
-                    if name != "clip":
-                        break  # (the op names what is missing)
-                    given[input_name] = None  # (np.clip(a, 0): no upper bound)
+                    break  # (the op takes its default for it, or names what is missing)
                 inputs.append(given.pop(input_name))
             if unpack and inputs:
                 inputs = list(inputs[0])

@@ -374,12 +374,13 @@ getitem = _op("getitem", "x[index]  ·  g added back at index (repeats accumulat
               lambda x, index: x[index],
               lambda g, out, x, index: scatter_add(g, index=index, shape=x.shape),
               saves="inputs", inputs=1, jvp=(lambda t, out, x, index: getitem(t, index=index),),
-              latex=GETITEM)
+              latex=GETITEM, array_settings=True)
 scatter_add = _op("scatter_add", "zeros(shape) with x added at index  ·  g[index]",
                   _scatter_add,
                   lambda g, out, x, index, shape: getitem(g, index=index), saves="none",
                   inputs=1, jvp=(lambda t, out, x, index, shape:
-                                     scatter_add(t, index=index, shape=shape),))
+                                     scatter_add(t, index=index, shape=shape),),
+                  array_settings=True)
 
 
 def _stack_forward(*xs: np.ndarray, axis: int = 0) -> np.ndarray:

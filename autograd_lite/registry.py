@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_lite import forward_mode  # (h7: its push_tangents runs only in forward mode)
+from autograd_lite import forward_mode
 from autograd_lite.errors import (
     AnomalyError,
     AutogradLiteError,
@@ -54,10 +54,8 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 FLOAT64 = np.dtype(np.float64)
 _new_object = object.__new__  # (read once here: object.__new__ is an attribute lookup per call)
 _MISSING = object()  # an input not (yet) given, while binding a call
-# A ufunc's own options, which mean nothing on a tape (the output array, a mask, a cast).
-# The built-ins whose settings may hold an array (an index), copied when recorded.
-_ARRAY_SETTINGS = frozenset({"getitem", "scatter_add"})
 _ndarray = np.ndarray  # (a global: read once per raw operand of every op)
+# A ufunc's own options, which mean nothing on a tape (the output array, a mask, a cast).
 _UFUNC_KEYWORDS = frozenset({"out", "where", "dtype", "casting", "order", "subok", "signature",
                              "extobj"})
 
@@ -104,7 +102,7 @@ class Op:
                  explain: Callable[..., AutogradLiteError | None] | None = None,
                  builtin: bool = False, saves: str = "both", inputs: int | None = None,
                  jvp: JVP | Sequence[JVP | None] | None = None, family: str = "user",
-                 latex: Any = None) -> None:
+                 latex: Any = None, array_settings: bool | None = None) -> None:
         if not callable(forward):
             raise RegistryError(f"register_op('{name}'): forward must be callable")
         if saves not in SAVES:
@@ -130,8 +128,9 @@ class Op:
         self.builtin = builtin
         self.family = family  # how `autograd-lite ops` groups it ("element-wise", "linalg", ...)
         self.sequence = False  # inputs given as one sequence (see take_sequence)
-        # whether a setting may hold an array (an index), copied when a call is recorded
-        self.array_settings = not builtin or name in _ARRAY_SETTINGS
+        # whether a setting may hold an array (an index), copied when a call is recorded; a
+        # user op's may, a built-in says so at its registration
+        self.array_settings = not builtin if array_settings is None else array_settings
         self._read_signature(forward, inputs)
 
     def take_sequence(self) -> None:
@@ -272,15 +271,15 @@ class Op:
                 if filled[position] is not _MISSING:
                     raise self._refusal(f"got two values for input '{key}'")
                 filled[position] = value
-            elif key in _UFUNC_KEYWORDS:
-                raise self._refusal(f"'{key}=' is a NumPy ufunc option that a tape cannot "
-                                    "record; call the op without it (cast with .astype(...) "
-                                    "afterwards, select with where(...), assign the result)")
             else:
-                raise self._refusal(f"got an unexpected argument '{key}'")
+                raise self._unexpected(key)
+        if self.arity >= 0:  # an input not given takes its default, if the forward has one
+            filled += [_MISSING] * (self.arity - len(filled))
+            parameters = self.signature.parameters if self.signature is not None else {}
+            filled = [parameters[name].default if value is _MISSING and name in parameters
+                      and parameters[name].default is not inspect.Parameter.empty else value
+                      for name, value in zip(self.inputs, filled)]
         missing = [name for name, value in zip(self.inputs, filled) if value is _MISSING]
-        if self.arity >= 0 and len(filled) < self.arity:
-            missing += list(self.inputs[len(filled):])
         if missing:
             raise self._refusal(f"missing input(s) {', '.join(map(repr, missing))}")
         if not self.required <= attrs.keys():
@@ -317,11 +316,16 @@ class Op:
             if key in attrs:
                 raise self._refusal(f"got two values for '{key}'")
             if key not in self.settings:
-                raise self._refusal(f"'{key}=' is a NumPy ufunc option that a tape cannot "
-                                    "record; call the op without it" if key in _UFUNC_KEYWORDS
-                                    else f"got an unexpected argument '{key}'")
+                raise self._unexpected(key)
             attrs[key] = value
         return items, attrs
+
+    def _unexpected(self, key: str) -> SignatureError:
+        if key in _UFUNC_KEYWORDS:
+            return self._refusal(f"'{key}=' is a NumPy ufunc option that a tape cannot record; "
+                                 "call the op without it (cast with .astype(...) afterwards, "
+                                 "select with where(...), assign the result)")
+        return self._refusal(f"got an unexpected argument '{key}'")
 
     def _refusal(self, why: str) -> SignatureError:
         shown = f"{self.name}{self.signature}" if self.signature is not None else self.name
@@ -349,7 +353,7 @@ def register_op(name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP 
                 explain: Callable[..., AutogradLiteError | None] | None = None,
                 builtin: bool = False, saves: str = "both", inputs: int | None = None,
                 jvp: JVP | Sequence[JVP | None] | None = None, family: str = "user",
-                latex: Any = None) -> Op:
+                latex: Any = None, array_settings: bool | None = None) -> Op:
     """Register a primitive and return it, ready to call on tensors.
 
     >>> softplus = register_op("softplus", forward=lambda x: np.logaddexp(0.0, x),
@@ -361,7 +365,9 @@ def register_op(name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP 
     keyword or after the inputs by position (``inputs=`` gives the count of inputs when a
     setting has no default, as ``reshape(x, shape)``). Registering a name again replaces a user
     op (so a notebook cell can be re-run); built-in names are refused. ``latex=`` (an
-    ``autograd_lite.explain.Latex``) is how ``al.explain`` writes the op's step.
+    ``autograd_lite.explain.Latex``) is how ``al.explain`` writes the op's step;
+    ``array_settings=True`` says a setting may hold an array (an index), which a recorded call
+    then copies (the default for user ops).
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise RegistryError(f"op names must be Python identifiers, got {name!r}")
@@ -369,7 +375,8 @@ def register_op(name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP 
     if existing is not None and existing.builtin:
         raise RegistryError(f"'{name}' is a built-in op; register yours under another name")
     op = Op(name, forward, vjp, residual=residual, doc=doc, explain=explain, builtin=builtin,
-            saves=saves, inputs=inputs, jvp=jvp, family=family, latex=latex)
+            saves=saves, inputs=inputs, jvp=jvp, family=family, latex=latex,
+            array_settings=array_settings)
     _REGISTRY[name] = op
     return op
 

@@ -217,7 +217,7 @@ def _repeat_grad(g: Any, out: Any, a: Any, repeats: Any, axis: Any = None) -> An
 repeat = linear("repeat", "each element repeated (along axis)  ·  g summed over each "
                 "element's copies",
                 lambda a, repeats, axis=None: np.repeat(a, repeats, axis=axis), _repeat_grad,
-                saves="inputs", inputs=1)
+                saves="inputs", inputs=1, array_settings=True)
 
 
 # -------------------------------------------------------------------------------------- pad
@@ -283,7 +283,7 @@ def _pad_jvp(t: Any, out: Any, array: Any, pad_width: Any, mode: str = "constant
 
 pad = register("pad", "x padded with constants or its own edge/reflected/wrapped copies  ·  "
                "g's inner block, or g summed back onto the copied elements",
-               _pad, _pad_grad, jvp=(_pad_jvp,), saves="inputs", inputs=1)
+               _pad, _pad_grad, jvp=(_pad_jvp,), saves="inputs", inputs=1, array_settings=True)
 
 
 # ---------------------------------------------------------------------------------- gathers

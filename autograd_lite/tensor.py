@@ -33,13 +33,13 @@ if TYPE_CHECKING:
 
 # One clock for the tape. Each node takes a tick when created (Node.seq: every consumer has a
 # larger one, which orders the backward pass), and rebinding a leaf's ``.data`` to an array of
-# another shape or dtype takes one too, recorded on the leaf and in LAST_MUTATION: a node
+# another shape or dtype takes one too, recorded on the leaf and in LAST_REBIND: a node
 # created before that refuses to backpropagate into the leaf (its gradient would have the
 # wrong shape). In-place writes need no clock: the arrays a graph keeps are private (see
 # ``Tensor.data`` and docs/integrity.md).
 CLOCK = itertools.count(1)
 tick = CLOCK.__next__  # the next tick
-LAST_MUTATION = [0]
+LAST_REBIND = [0]
 _getrefcount = sys.getrefcount
 
 _KIND_NAMES = {"c": "complex", "O": "object", "U": "string", "S": "bytes", "V": "structured",
@@ -230,7 +230,7 @@ class Tensor:
             _check_differentiable(array, f"Tensor{_named(self._name)}.data")
         old = self._data
         if array is not old and (array.shape != old.shape or array.dtype != old.dtype):
-            self._rebound_at = LAST_MUTATION[0] = tick()
+            self._rebound_at = LAST_REBIND[0] = tick()
         self._data = array
         self._guarded = False
 

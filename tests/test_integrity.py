@@ -377,3 +377,22 @@ def test_tensors_pickle_and_deep_copy_as_leaves(clone) -> None:
     np.testing.assert_array_equal(h2.data, hidden.data)
     (al.tanh(W2) * 2).sum().backward()  # the copy is a working leaf
     np.testing.assert_allclose(W2.grad, W.grad + 2 * (1 - np.tanh(W2.data) ** 2))
+
+
+@pytest.mark.parametrize("call", [
+    lambda x, i: al.getitem(x, index=i), lambda x, i: al.repeat(x, i),
+    lambda x, i: al.pad(x, i[:2]),
+])
+def test_an_index_array_changed_after_the_forward_does_not_change_the_gradient(call) -> None:
+    """Settings that hold arrays (an index, repeat counts, pad widths) are copied when the call
+    is recorded: the gradient is the one of the forward that ran, not of the changed array."""
+    def gradient(change_after_forward: bool) -> np.ndarray:
+        x = al.Tensor(np.arange(1.0, 4.0), requires_grad=True)
+        index = np.array([0, 2, 1])
+        out = call(x, index)
+        if change_after_forward:
+            index[:] = [1, 1, 1]
+        (out * np.arange(1.0, out.size + 1).reshape(out.shape)).sum().backward()
+        return x.grad
+
+    np.testing.assert_array_equal(gradient(True), gradient(False))

@@ -66,3 +66,16 @@ def test_a_user_op_gets_its_forward_signature() -> None:
     np.testing.assert_array_equal(x.grad, [3.0, 3.0])
     with pytest.raises(SignatureError, match="scaled_by"):
         scale(x, 3.0, 4.0)
+
+
+def test_an_input_with_a_default_may_be_left_out_as_in_numpy() -> None:
+    """clip's bounds are inputs (differentiable) with NumPy's default None: al.clip(x, 0) and
+    np.clip(t, max=1) leave one out, and the gradient goes where the value is not clipped."""
+    values = np.linspace(-2.0, 2.0, 5)
+    x = al.Tensor(values, requires_grad=True)
+    lower = al.clip(x, 0)
+    np.testing.assert_array_equal(lower.data, np.maximum(values, 0))
+    lower.sum().backward()
+    np.testing.assert_array_equal(x.grad, [0, 0, 0.5, 1, 1])  # at 0, the kink: g/2
+    upper = np.clip(al.Tensor(values), max=1.0)
+    np.testing.assert_array_equal(upper.data, np.minimum(values, 1.0))
