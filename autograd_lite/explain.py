@@ -417,7 +417,7 @@ def explain(loss: Tensor, name: str = "J") -> Explanation:
     # checker would take for another node) its output declared as an input
     declarations = [declaration(entries[id(p)].symbol, entries[id(p)].shape,
                                 one_hot=not p.requires_grad and p.ndim == 2
-                                and _one_hot_rows(p.data))
+                                and one_hot_rows(p.data))
                     for p in _leaves(nodes)]
     texts: dict[int, str | None] = {}
     contexts: dict[int, Context] = {}
@@ -669,7 +669,7 @@ def _contribution(template: Latex, position: int, ctx: Context, entry: _Entry,
         text = folded
     if text is None:
         return None
-    value = _constant_value(text)
+    value = constant_value(text)
     wide = ctx.out_shape if template.elementwise else shape
     if value is not None:  # a constant array of the broadcast shape: summed, it scales
         return number(value * (int(np.prod(wide)) // max(1, int(np.prod(shape)))))
@@ -696,12 +696,12 @@ def _term_shape(piece: Piece, ctx: Context) -> tuple[int, ...] | None:
         return None
 
 
-def _constant_value(text: str) -> float | None:
+def constant_value(text: str) -> float | None:
     """The value of a term that is a plain number or a product of numbers (``-1``,
     ``\\frac{1}{20}``, ``1 \\circ \\frac{1}{3}``), else None."""
     factors = text.split(" \\circ ")
     if len(factors) > 1:
-        values = [_constant_value(f) for f in factors]
+        values = [constant_value(f) for f in factors]
         return None if any(v is None for v in values) else float(np.prod(values))
     text = text.strip()
     sign = 1.0
@@ -725,7 +725,7 @@ def _finish(entry: _Entry, loss: str) -> Step | None:
         return None
     checkable = all(written for _, _, written in entry.contributions)
     terms = [text for _, text, _ in entry.contributions]
-    values = [_constant_value(t) for t in terms]
+    values = [constant_value(t) for t in terms]
     ops = tuple(dict.fromkeys(op for op, _, _ in entry.contributions))
     if checkable and all(v is not None for v in values):
         entry.constant = float(sum(values))  # type: ignore[arg-type]
@@ -774,10 +774,12 @@ def _markdown(name: str, declarations: list[str], forward: list[str], steps: lis
     return "\n".join(lines)
 
 
-# ------------------------------------------------------------------ templates of the built-ins
+# --------------------------------------------------------- helpers and families of templates
 # A function template returns a string template (with $-placeholders) for the op's settings and
-# shapes, or None where the writeup language cannot write the case.
-def _last_axis(ctx: Context, x: str = "x") -> bool:
+# shapes, or None where the writeup language cannot write the case. The templates themselves
+# stand beside their ops' registrations (ops.py, elementwise.py, products.py, ...).
+def last_axis(ctx: Context, x: str = "x") -> bool:
+    """Whether the op works along the last axis of a vector or a matrix (its rows)."""
     axis = ctx.settings.get("axis", -1)
     return ctx.ndim(x) in (1, 2) and isinstance(axis, int) and axis in (-1, ctx.ndim(x) - 1)
 
@@ -854,117 +856,10 @@ def product(x: str = "x", y: str = "y") -> Latex:
     return Latex(forward, grad_x, grad_y)
 
 
-def _matrix_transpose(ctx: Context) -> bool:
-    """A matrix transposed. (A reshape or transpose that leaves the row-vector shape as it is
-    would be written x itself, which the checker takes for x: it stays generic.)"""
-    return ctx.ndim("x") == 2 and ctx.settings.get("axes") in (None, (1, 0), [1, 0])
-
-
-TRANSPOSE = Latex(lambda c: "$x^\\top" if _matrix_transpose(c) else None,
-                  lambda c: "$g^\\top" if _matrix_transpose(c) else None)
-SOFTMAX = Latex(
-    lambda c: "\\mathrm{softmax}($x)" if _last_axis(c) else None,
-    lambda c: "\\mathrm{softmax}($x) \\circ ($g - ($g \\circ \\mathrm{softmax}($x)) "
-              "\\mathbf{1})" if _last_axis(c) else None)
-LOG_SOFTMAX = Latex(
-    lambda c: "\\log \\mathrm{softmax}($x)" if _last_axis(c) else None,
-    lambda c: "$g - \\mathrm{softmax}($x) \\circ ($g \\mathbf{1})" if _last_axis(c)
-    else None)
-
-
-def _cross_entropy_case(ctx: Context) -> str | None:
-    """The scale of a softmax cross-entropy with one-hot (or soft) targets of the logits'
-    shape: "" for a sum, "\\frac{1}{N} " for a mean over N rows; None otherwise."""
-    reduction_ = ctx.settings.get("reduction", "mean")
-    if ctx.shapes["target"] != ctx.shapes["logits"] or not _last_axis(ctx, "logits") or \
-            reduction_ not in ("sum", "mean"):
-        return None
-    rows = int(np.prod(ctx.shapes["logits"][:-1]))
-    return f"{number(1 / rows)} " if reduction_ == "mean" and rows > 1 else ""
-
-
-def _one_hot_rows(value: Any) -> bool:
+def one_hot_rows(value: Any) -> bool:
     """Whether labels given as data are rows of one 1 and zeros (so Σ_k y_k = 1 exactly)."""
     if value is None:
         return False
     value = np.asarray(value)
     return bool(value.size) and bool(np.isin(value, (0.0, 1.0)).all()) and \
         bool((value.sum(axis=-1) == 1).all())
-
-
-def _cross_entropy_gradient(ctx: Context) -> str | None:
-    """(softmax(x) Σ_k y_k − y), scaled; ŷ − y for one-hot labels (Σ_k y_k = 1)."""
-    scale = _cross_entropy_case(ctx)
-    if scale is None:
-        return None
-    rows = "" if _one_hot_rows(ctx.values.get("target")) else " \\circ ($target \\mathbf{1})"
-    return f"$g \\circ {scale}(\\mathrm{{softmax}}($logits){rows} - $target)"
-
-
-CROSS_ENTROPY = Latex(
-    lambda c: None if (k := _cross_entropy_case(c)) is None else
-    f"{k}CE($target, \\mathrm{{softmax}}($logits))",
-    _cross_entropy_gradient,
-    lambda c: None if (k := _cross_entropy_case(c)) is None else
-    f"$g \\circ {k}(-\\log \\mathrm{{softmax}}($logits))")
-
-
-def _index_kind(ctx: Context) -> str | None:
-    """getitem by one integer ("int") or a 1-D array of integers ("array") on the first axis of
-    a vector or a matrix: a product with one-hot rows; anything else None."""
-    from autograd_lite.tensor import raw
-
-    index = np.asarray(raw(ctx.settings.get("index")))
-    if index.dtype.kind not in "iu" or ctx.ndim("x") not in (1, 2):
-        return None
-    return {0: "int", 1: "array"}.get(index.ndim)
-
-
-def _selector(ctx: Context) -> str | None:
-    """The one-hot constant E of the rows picked: 1 × n for one index, K × n for K."""
-    kind = _index_kind(ctx)
-    if kind is None:
-        return None
-    rows = 1 if kind == "int" else int(np.size(ctx.settings.get("index")))
-    return ctx.one_hot("index", (rows, ctx.shapes["x"][0]))
-
-
-def _getitem_forward(ctx: Context) -> str | None:
-    e = _selector(ctx)
-    if e is None:
-        return None
-    return f"{e} $x" if ctx.ndim("x") == 2 else f"$x {e}^\\top"
-
-
-def _getitem_gradient(ctx: Context) -> str | None:
-    e = _selector(ctx)
-    if e is None:
-        return None
-    return f"{e}^\\top $g" if ctx.ndim("x") == 2 else f"$g {e}"
-
-
-# x[o] = e x (one-hot row e) for a matrix, x eᵀ for a vector; the gradient adds g back at o.
-GETITEM = Latex(_getitem_forward, _getitem_gradient)
-
-
-def _vectors(ctx: Context) -> bool:
-    return ctx.ndim("a") == 1 and ctx.ndim("b") == 1
-
-
-# np.inner and np.outer of two vectors (rows): a bᵀ and aᵀ b.
-INNER = Latex(lambda c: "$a $b^\\top" if _vectors(c) else None,
-              lambda c: "$g $b" if _vectors(c) else None,
-              lambda c: "$g $a" if _vectors(c) else None)
-OUTER = Latex(lambda c: "$a^\\top $b" if _vectors(c) else None,
-              lambda c: "$b $g^\\top" if _vectors(c) else None,
-              lambda c: "$a $g" if _vectors(c) else None)
-
-
-def _number_exponent(ctx: Context) -> bool:
-    """x^y is written for a constant exponent only (the language has no x^Y of a tensor Y)."""
-    return _constant_value(ctx["y"]) is not None
-
-
-POW = Latex(lambda c: "$x^{$y}" if _number_exponent(c) else None,
-            lambda c: "$g \\circ $y \\circ $x^{$y - 1}" if _number_exponent(c) else None,
-            None, elementwise=True)

@@ -32,13 +32,12 @@ from autograd_lite.errors import (
     TargetWarning,
 )
 from autograd_lite.explain import (
-    CROSS_ENTROPY,
-    GETITEM,
-    LOG_SOFTMAX,
-    POW,
-    SOFTMAX,
-    TRANSPOSE,
+    Context,
     Latex,
+    constant_value,
+    last_axis,
+    number,
+    one_hot_rows,
     product,
     reduction,
 )
@@ -161,6 +160,16 @@ def _pow_exponent_grad(g: Any, out: Any, x: Any, y: Any) -> Any:
     """d(x^y)/dy = x^y·log x; 0 where x = 0 (x^y is 0 there for y > 0, and log is taken of 1
     instead of 0: as HIPS autograd, PyTorch and JAX)."""
     return g * out * log(x + (raw(x) == 0))
+
+
+def _number_exponent(ctx: Context) -> bool:
+    """x^y is written for a constant exponent only (the language has no x^Y of a tensor Y)."""
+    return constant_value(ctx["y"]) is not None
+
+
+POW = Latex(lambda c: "$x^{$y}" if _number_exponent(c) else None,
+            lambda c: "$g \\circ $y \\circ $x^{$y - 1}" if _number_exponent(c) else None,
+            None, elementwise=True)
 
 
 pow = _elementwise("pow", "x^y  ·  g·y·x^(y−1), g·x^y·log x", np.power,
@@ -322,6 +331,16 @@ reshape = _op("reshape", "x in a new shape  ·  g in x's shape",
               lambda x, shape: np.reshape(x, shape),
               lambda g, out, x, shape: g.reshape(x.shape), saves="inputs", inputs=1,
               jvp=(lambda t, out, x, shape: reshape(t, shape=shape),))
+def _matrix_transpose(ctx: Context) -> bool:
+    """A matrix transposed. (A reshape or transpose that leaves the row-vector shape as it is
+    would be written x itself, which the checker takes for x: it stays generic.)"""
+    return ctx.ndim("x") == 2 and ctx.settings.get("axes") in (None, (1, 0), [1, 0])
+
+
+TRANSPOSE = Latex(lambda c: "$x^\\top" if _matrix_transpose(c) else None,
+                  lambda c: "$g^\\top" if _matrix_transpose(c) else None)
+
+
 transpose = _op("transpose", "x with axes permuted  ·  g with the inverse permutation",
                 lambda x, axes=None: np.transpose(x, axes),
                 lambda g, out, x, axes=None:
@@ -368,6 +387,42 @@ def _scatter_add(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarra
     else:
         np.add.at(out, index, g)
     return out
+
+
+def _index_kind(ctx: Context) -> str | None:
+    """getitem by one integer ("int") or a 1-D array of integers ("array") on the first axis of
+    a vector or a matrix: a product with one-hot rows; anything else None."""
+    index = np.asarray(raw(ctx.settings.get("index")))
+    if index.dtype.kind not in "iu" or ctx.ndim("x") not in (1, 2):
+        return None
+    return {0: "int", 1: "array"}.get(index.ndim)
+
+
+def _selector(ctx: Context) -> str | None:
+    """The one-hot constant E of the rows picked: 1 × n for one index, K × n for K."""
+    kind = _index_kind(ctx)
+    if kind is None:
+        return None
+    rows = 1 if kind == "int" else int(np.size(ctx.settings.get("index")))
+    return ctx.one_hot("index", (rows, ctx.shapes["x"][0]))
+
+
+def _getitem_forward(ctx: Context) -> str | None:
+    e = _selector(ctx)
+    if e is None:
+        return None
+    return f"{e} $x" if ctx.ndim("x") == 2 else f"$x {e}^\\top"
+
+
+def _getitem_gradient(ctx: Context) -> str | None:
+    e = _selector(ctx)
+    if e is None:
+        return None
+    return f"{e}^\\top $g" if ctx.ndim("x") == 2 else f"$g {e}"
+
+
+# x[o] = e x (one-hot row e) for a matrix, x eᵀ for a vector; the gradient adds g back at o.
+GETITEM = Latex(_getitem_forward, _getitem_gradient)
 
 
 getitem = _op("getitem", "x[index]  ·  g added back at index (repeats accumulate)",
@@ -500,6 +555,16 @@ def _softmax_grad(g: Any, out: Any, x: Any, axis: int = -1) -> Any:
     grad = g * out
     grad -= out * grad.sum(axis=axis, keepdims=True)
     return grad
+
+
+SOFTMAX = Latex(
+    lambda c: "\\mathrm{softmax}($x)" if last_axis(c) else None,
+    lambda c: "\\mathrm{softmax}($x) \\circ ($g - ($g \\circ \\mathrm{softmax}($x)) "
+              "\\mathbf{1})" if last_axis(c) else None)
+LOG_SOFTMAX = Latex(
+    lambda c: "\\log \\mathrm{softmax}($x)" if last_axis(c) else None,
+    lambda c: "$g - \\mathrm{softmax}($x) \\circ ($g \\mathbf{1})" if last_axis(c)
+    else None)
 
 
 softmax = _op("softmax", "p = e^x / Σ e^x  ·  p ∘ (g − Σ g∘p)", _softmax, _softmax_grad,
@@ -691,6 +756,34 @@ def _ce_jvp_target(t: Any, out: Any, logits: Any, target: Any, axis: int = -1,
     """−Σ_i ṫ_i log softmax(x)_i per row, reduced like the loss."""
     axis = axis % logits.ndim
     return _reduced_rows(-log_softmax(logits, axis=axis) * t, logits, axis, reduction)
+
+
+def _cross_entropy_case(ctx: Context) -> str | None:
+    """The scale of a softmax cross-entropy with one-hot (or soft) targets of the logits'
+    shape: "" for a sum, "\\frac{1}{N} " for a mean over N rows; None otherwise."""
+    reduction_ = ctx.settings.get("reduction", "mean")
+    if ctx.shapes["target"] != ctx.shapes["logits"] or not last_axis(ctx, "logits") or \
+            reduction_ not in ("sum", "mean"):
+        return None
+    rows = int(np.prod(ctx.shapes["logits"][:-1]))
+    return f"{number(1 / rows)} " if reduction_ == "mean" and rows > 1 else ""
+
+
+def _cross_entropy_gradient(ctx: Context) -> str | None:
+    """(softmax(x) Σ_k y_k − y), scaled; ŷ − y for one-hot labels (Σ_k y_k = 1)."""
+    scale = _cross_entropy_case(ctx)
+    if scale is None:
+        return None
+    rows = "" if one_hot_rows(ctx.values.get("target")) else " \\circ ($target \\mathbf{1})"
+    return f"$g \\circ {scale}(\\mathrm{{softmax}}($logits){rows} - $target)"
+
+
+CROSS_ENTROPY = Latex(
+    lambda c: None if (k := _cross_entropy_case(c)) is None else
+    f"{k}CE($target, \\mathrm{{softmax}}($logits))",
+    _cross_entropy_gradient,
+    lambda c: None if (k := _cross_entropy_case(c)) is None else
+    f"$g \\circ {k}(-\\log \\mathrm{{softmax}}($logits))")
 
 
 softmax_cross_entropy = _op("softmax_cross_entropy",

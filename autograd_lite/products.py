@@ -20,7 +20,7 @@ import numpy as np
 
 from autograd_lite.engine import unbroadcast
 from autograd_lite.errors import InputValueError, ShapeError, SignatureError
-from autograd_lite.explain import INNER, OUTER, product
+from autograd_lite.explain import Context, Latex, product
 from autograd_lite.ops import matmul
 from autograd_lite.registry import register_op
 from autograd_lite.shapes import moveaxis, normalize_axis, real_input, register
@@ -233,6 +233,19 @@ dot = register("dot", "Σⱼ a[…, j] b[…, j, :] (np.dot)  ·  einsum of g wi
                _real(np.dot, "dot"), *_dot_grads(), saves="inputs", family=FAMILY,
                latex=product("a", "b"))
 dot.jvps = _bilinear_jvps(dot)
+def _vectors(ctx: Context) -> bool:
+    return ctx.ndim("a") == 1 and ctx.ndim("b") == 1
+
+
+# np.inner and np.outer of two vectors (rows): a bᵀ and aᵀ b.
+INNER = Latex(lambda c: "$a $b^\\top" if _vectors(c) else None,
+              lambda c: "$g $b" if _vectors(c) else None,
+              lambda c: "$g $a" if _vectors(c) else None)
+OUTER = Latex(lambda c: "$a^\\top $b" if _vectors(c) else None,
+              lambda c: "$b $g^\\top" if _vectors(c) else None,
+              lambda c: "$a $g" if _vectors(c) else None)
+
+
 inner = register("inner", "Σⱼ a[…, j] b[…, j] over the last axes  ·  einsum of g with the "
                  "other operand", _real(np.inner, "inner"), *_by_formula(_inner_terms),
                  saves="inputs", family=FAMILY, latex=INNER)

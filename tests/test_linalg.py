@@ -13,18 +13,15 @@ from gradient_checks import (
     assert_second_order_matches_fd,
     first_order,
 )
-from helpers import assert_jvp_matches_fd, assert_matches_fd
+from helpers import Samples, assert_jvp_matches_fd, assert_matches_fd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import autograd_lite as al
 
 L = al.linalg
-RNG = np.random.default_rng(3)
-
-
-def normal(*shape: int) -> np.ndarray:
-    return RNG.standard_normal(shape)
+SAMPLES = Samples(3)
+RNG, normal = SAMPLES.rng, SAMPLES.normal
 
 
 def well_conditioned(*shape: int) -> np.ndarray:

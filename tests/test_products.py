@@ -13,7 +13,7 @@ from gradient_checks import (
     assert_second_order_matches_fd,
     first_order,
 )
-from helpers import assert_jvp_matches_fd, assert_matches_fd, fd_gradient
+from helpers import Samples, assert_jvp_matches_fd, assert_matches_fd, fd_gradient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,11 +21,8 @@ import autograd_lite as al
 from autograd_lite.errors import SignatureError
 from autograd_lite.tensor import raw
 
-RNG = np.random.default_rng(7)
-
-
-def normal(*shape: int) -> np.ndarray:
-    return RNG.standard_normal(shape)
+SAMPLES = Samples(7)
+RNG, normal = SAMPLES.rng, SAMPLES.normal
 
 
 # (name, [a, b], settings): scalars, vectors, matrices, stacks and broadcasting pairs.

@@ -14,17 +14,14 @@ from gradient_checks import (
     assert_second_order_matches_fd,
     first_order,
 )
-from helpers import assert_jvp_matches_fd, assert_matches_fd
+from helpers import Samples, assert_jvp_matches_fd, assert_matches_fd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import autograd_lite as al
 
-RNG = np.random.default_rng(42)
-
-
-def normal(*shape: int) -> np.ndarray:
-    return RNG.standard_normal(shape)
+SAMPLES = Samples(42)
+RNG, normal = SAMPLES.rng, SAMPLES.normal
 
 
 def _all_axes(ndim: int) -> list[Any]:
