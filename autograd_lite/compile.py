@@ -23,6 +23,7 @@ import builtins
 import gc
 import inspect
 import keyword
+import operator
 import random
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -65,7 +66,8 @@ class Var:
 
 
 class Line:
-    """``targets = fn(args, **kwargs)``; ``elementwise``: fn is a NumPy ufunc taking ``out=``."""
+    """``targets = fn(args, **kwargs)``; ``elementwise``: fn takes ``out=`` as a NumPy ufunc
+    does (a ufunc, or an op whose forward writes into ``out``)."""
 
     __slots__ = ("args", "elementwise", "fn", "fn_obj", "kwargs", "out", "record", "targets",
                  "uses")
@@ -288,7 +290,9 @@ class Tracer:
                 name = f"{base}_{n}"
             self.namespace[name] = value
             self._names[key] = _lit(name, value)
-            self.constants.append(Var(value, "const", name))  # (keeps id(value) reserved)
+            constant = Var(value, "const", name)  # (keeps id(value) reserved)
+            constant.name = name
+            self.constants.append(constant)
         return self._names[key]
 
     def call(self, fn: Any, args: Sequence[Any], kwargs: dict[str, Any] | None = None,
@@ -323,20 +327,23 @@ class Tracer:
         arrays = tuple([a._data if isinstance(a, Tensor) else a for a in args])
         refs = [a._var if type(a) is Traced else a._data if isinstance(a, Tensor) else a
                 for a in args]
+        forward, settings = op.forward, attrs
         try:
-            forward = op.forward(*arrays, **attrs)
+            if op.specialize is not None:
+                forward, settings = op.specialize(*arrays, **attrs)
+            result = forward(*arrays, **settings)
         except AutogradLiteError:
             raise
         except (ValueError, TypeError, IndexError) as exc:
             raise explain_failure(op, arrays, attrs, exc) from None
         if op.residual:
-            out, residual = self.call(op.forward, refs, attrs, hint=f"{op.name}_raw", outputs=2,
-                                      fn_hint=f"{op.name}_forward", result=forward)
+            out, residual = self.call(forward, refs, settings, hint=f"{op.name}_raw",
+                                      outputs=2, fn_hint=f"{op.name}_forward", result=result)
             residual.hint = f"{op.name}_saved"
         else:
-            ufunc = isinstance(op.forward, np.ufunc) and not attrs
-            out = self.call(op.forward, refs, attrs, hint=op.name, elementwise=ufunc,
-                            fn_hint=f"{op.name}_forward", result=forward)
+            ufunc = (op.writes_into or isinstance(forward, np.ufunc)) and not settings
+            out = self.call(forward, refs, settings, hint=op.name, elementwise=ufunc,
+                            fn_hint=f"{op.name}_forward", result=result)
             residual = None
         if type(out.value) is not np.ndarray:  # a NumPy scalar: an array, as apply() makes it
             out.hint = f"{op.name}_raw"
@@ -356,9 +363,9 @@ class Tracer:
         # a program that will run as steps gains nothing from VJPs spread over several lines
         self.inline_long = len(self.lines) <= LARGE // 4
         if loss.diff or loss in wrt:
-            grads[loss] = self.call(np.ones, [loss.shape], {"dtype": loss.dtype},
-                                    hint=f"d_{loss.hint}")
-            grads[loss].grad_of = loss
+            # the seed, a constant of the program (read-only: no VJP may write into g)
+            self._named(np.ones(loss.shape, dtype=loss.dtype), "one")
+            grads[loss] = self.constants[-1]
         for line in reversed(list(self.lines)):
             if line.record is None:
                 continue
@@ -500,8 +507,8 @@ def _tanh_grad(tr: Tracer, g: Var, out: Var, x: Any) -> Var:
 
 
 def _sigmoid_grad(tr: Tracer, g: Var, out: Var, x: Any) -> Var:
-    grad = tr.call(np.multiply, [_one_minus(tr, out), out], hint="t", elementwise=True)
-    return tr.call(np.multiply, [grad, g], hint="t", elementwise=True)
+    grad = tr.call(np.multiply, [g, out], hint="t", elementwise=True)
+    return tr.call(np.multiply, [grad, _one_minus(tr, out)], hint="t", elementwise=True)
 
 
 # (op name, input position) -> the VJP as NumPy calls, identical to the registered one
@@ -619,7 +626,7 @@ class Program:
             i = slots.get(id(a))
             if i is None:
                 i = slots[id(a)] = len(registers)
-                registers.append(a.value if type(a) is Lit else None)
+                registers.append(a.value if type(a) is Lit or a.kind == "const" else None)
             return i
 
         entry = [slot(v) for v in self.inputs]
@@ -843,6 +850,9 @@ class _RandomGuard:
                 "as an argument.")
 
 
+_SIGNATURE = operator.attrgetter("__class__", "shape", "dtype")  # what a program is for
+
+
 class Compiled:
     """``al.compile(f)``: call it as ``f``; the first call for each input signature traces."""
 
@@ -875,22 +885,19 @@ class Compiled:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not kwargs:  # the common call, arrays only: one dictionary look-up
-            key = []
-            for a in args:
-                if type(a) is not np.ndarray:
-                    break
-                key += (a.shape, a.dtype)
-            else:
-                program = self._fast.get(tuple(key))
-                if program is not None:
-                    self._last = program
-                    return program.fn(*args)
+            try:
+                program = self._fast.get(tuple(map(_SIGNATURE, args)))
+            except (AttributeError, TypeError):  # (an argument that is no array)
+                program = None
+            if program is not None:
+                self._last = program
+                return program.fn(*args)
         (program, structure), arrays = self._program(args, kwargs)
         if program is None:  # called while tracing an enclosing compiled function
             return self.f(*args, **kwargs)
         if program.shaped:
             if not kwargs and all(type(a) is np.ndarray for a in args):
-                self._fast[tuple(x for a in args for x in (a.shape, a.dtype))] = program
+                self._fast[tuple(map(_SIGNATURE, args))] = program
             return program.fn(*arrays)
         from autograd_lite.func import _unflatten
 

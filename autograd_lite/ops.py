@@ -180,8 +180,10 @@ pow = _elementwise("pow", "x^y  ·  g·y·x^(y−1), g·x^y·log x", np.power,
 
 
 # ----------------------------------------------------------------------- element-wise maps
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """σ(x) = 1 / (1 + e^(−x)), accurate in both tails (relative error about |x|·u).
+def _sigmoid(x: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+    """σ(x) = 1 / (1 + e^(−x)), accurate in both tails (relative error about |x|·u); ``out``:
+    an array of the result's shape and dtype to write it into (x itself, in a compiled program
+    where x dies here).
 
     Up to 64 elements: e^(−log(1 + e^(−x))) with np.logaddexp, which cannot overflow (the
     fewest NumPy calls; logaddexp costs ~25 ns an element, so beyond ~100 elements it loses).
@@ -196,15 +198,15 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     """
     x = np.asarray(x)
     if x.size <= 64:
-        return np.exp(-np.logaddexp(0.0, -x))
+        return np.exp(-np.logaddexp(0.0, -x), out=out)
     if x.dtype.kind != "f":
         x = x.astype(np.float64)
     small = x.size < 1024
     lowest = x.item(x.argmin()) if small else np.minimum.reduce(x, axis=None)  # (NaN if any)
     if lowest < -700.0:
         e = np.exp(-np.abs(x))
-        return np.where(x >= 0, 1.0, e) / (1.0 + e)
-    out = np.negative(x)
+        return np.divide(np.where(x >= 0, 1.0, e), 1.0 + e, out=out)
+    out = np.negative(x, out=out)
     np.exp(out, out=out)
     out += 1.0
     return np.reciprocal(out, out=out) if small else np.divide(1.0, out, out=out)
@@ -221,10 +223,9 @@ abs = _op("abs", "|x|  ·  g·sign(x)", np.abs, lambda g, out, x: g * np.sign(ra
           saves="inputs", jvp=(lambda t, out, x: t * np.sign(raw(x)),),
           latex=Latex("\\lvert $x \\rvert", "$g \\circ \\mathrm{sign}($x)"))
 def _sigmoid_grad(g: Any, out: Any, x: Any) -> Any:
-    """g·σ(1 − σ), built in one fresh array (see the module docstring)."""
-    grad = 1.0 - out
-    grad *= out
-    grad *= g
+    """(g ∘ σ) ∘ (1 − σ) (in this order, which a compiled program computes in place)."""
+    grad = g * out
+    grad *= 1.0 - out
     return grad
 
 
@@ -240,7 +241,12 @@ sigmoid = _op("sigmoid", "σ(x)  ·  g·σ(x)(1 − σ(x))", _sigmoid, _sigmoid_
               latex=Latex("\\sigma($x)", "$g \\circ \\sigma($x) \\circ (1 - \\sigma($x))"))
 tanh = _op("tanh", "tanh x  ·  g·(1 − tanh² x)", np.tanh, _tanh_grad, saves="output",
            jvp=(_tanh_grad,), latex=Latex("\\tanh($x)", "$g \\circ (1 - \\tanh($x)^2)"))
-relu = _op("relu", "max(x, 0)  ·  g·[x > 0]", lambda x: np.maximum(x, 0),
+def _relu(x: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+    """max(x, 0), into ``out`` if given (see _sigmoid)."""
+    return np.maximum(x, 0, out=out)
+
+
+relu = _op("relu", "max(x, 0)  ·  g·[x > 0]", _relu,
            lambda g, out, x: g * (raw(out) > 0), saves="output",
            jvp=(lambda t, out, x: t * (raw(out) > 0),),
            latex=Latex("\\mathrm{ReLU}($x)", "$g \\circ \\mathrm{ReLU}'($x)"))
@@ -598,19 +604,11 @@ def _out_of_range(target: np.ndarray, classes: int) -> bool:
                 or np.maximum.reduce(target, axis=None) >= classes)
 
 
-def _class_targets(logits: np.ndarray, target: np.ndarray, axis: int) -> bool:
-    """Validate a cross-entropy target; True for class indices, False for probabilities."""
+def _target_kind(logits: np.ndarray, target: np.ndarray, axis: int) -> bool:
+    """What a cross-entropy target's shape and dtype say: True for class indices, False for
+    probabilities (anything else is refused)."""
     rows_shape = logits.shape[:axis] + logits.shape[axis + 1:]
-    classes = logits.shape[axis]
-    target = np.asarray(target)
     if target.shape == rows_shape and target.dtype.kind in "iu":
-        if target.size and _out_of_range(target, classes):
-            bad = target[(target < 0) | (target >= classes)]
-            raise InputValueError(
-                f"softmax_cross_entropy: class index {bad.flat[0]} is out of range for "
-                f"{classes} classes (valid: 0 to {classes - 1}); logits shape {logits.shape}, "
-                f"class axis {axis}."
-            )
         return True
     if target.shape == rows_shape and target.dtype.kind in "fb":
         raise InputValueError(
@@ -619,15 +617,6 @@ def _class_targets(logits: np.ndarray, target: np.ndarray, axis: int) -> bool:
             f"probabilities of the logits' shape {logits.shape}."
         )
     if target.shape == logits.shape and target.dtype.kind == "f":
-        sums = target.sum(axis=axis)
-        tolerance = np.sqrt(np.finfo(target.dtype).eps)
-        if (target < 0).any() or not np.allclose(sums, 1.0, rtol=0, atol=tolerance):
-            warnings.warn(
-                "softmax_cross_entropy: probability targets should be non-negative with rows "
-                f"summing to 1 (row sums range {sums.min():.6g} to {sums.max():.6g}); the loss "
-                "−Σ y log softmax(x) and its gradient softmax(x)·Σy − y are still computed "
-                "exactly, but check that these are probabilities and not scores or counts.",
-                TargetWarning, stacklevel=5)
         return False
     raise ShapeError(
         f"softmax_cross_entropy: target of shape {target.shape} (dtype {target.dtype}) fits "
@@ -636,16 +625,59 @@ def _class_targets(logits: np.ndarray, target: np.ndarray, axis: int) -> bool:
     )
 
 
+def _check_target_values(logits: np.ndarray, target: np.ndarray, axis: int,
+                         indices: bool) -> None:
+    """Class indices must be in range (refused); probabilities should be non-negative rows
+    summing to 1 (a warning: the loss is still defined)."""
+    classes = logits.shape[axis]
+    if indices:
+        if target.size and _out_of_range(target, classes):
+            bad = target[(target < 0) | (target >= classes)]
+            raise InputValueError(
+                f"softmax_cross_entropy: class index {bad.flat[0]} is out of range for "
+                f"{classes} classes (valid: 0 to {classes - 1}); logits shape {logits.shape}, "
+                f"class axis {axis}."
+            )
+        return
+    sums = target.sum(axis=axis)
+    tolerance = np.sqrt(np.finfo(target.dtype).eps)
+    if (target < 0).any() or not np.allclose(sums, 1.0, rtol=0, atol=tolerance):
+        warnings.warn(
+            "softmax_cross_entropy: probability targets should be non-negative with rows "
+            f"summing to 1 (row sums range {sums.min():.6g} to {sums.max():.6g}); the loss "
+            "−Σ y log softmax(x) and its gradient softmax(x)·Σy − y are still computed "
+            "exactly, but check that these are probabilities and not scores or counts.",
+            TargetWarning, stacklevel=6)
+
+
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _class_positions(rows_shape: tuple[int, ...], target: np.ndarray, axis: int) -> tuple:
-    """The fancy index of every row's target class: ``logits[index]`` picks them."""
-    if len(rows_shape) == 1:
-        rows = np.arange(rows_shape[0])
-        return (rows, target) if axis == 1 else (target, rows)
-    grids = np.indices(rows_shape, sparse=True)
-    return (*grids[:axis], target, *grids[axis:])
+def _class_positions(shape: tuple[int, ...], target: np.ndarray, axis: int) -> np.ndarray:
+    """Where each row's target class sits among the elements of an array of ``shape`` in C
+    order: ``x.reshape(-1)[positions]`` picks them from a C-contiguous ``x``. (One flat index
+    costs about half of a fancy index by rows and classes, and this is on every step.)"""
+    classes, target = shape[axis], target.astype(np.intp, copy=False)  # (any integer type)
+    if axis == len(shape) - 1:
+        starts = np.arange(0, target.size * classes, classes)
+        return np.add(starts.reshape(target.shape) if target.ndim > 1 else starts, target)
+    grids = np.indices(target.shape, sparse=True)
+    return np.ravel_multi_index((*grids[:axis], target, *grids[axis:]), shape)
+
+
+def _ce_settings(logits: Any, target: Any, axis: Any = -1, reduction: Any = "mean"
+                 ) -> dict[str, Any]:
+    """What the shapes, dtypes and settings decide, checked once: the class axis (from 0), the
+    reduction, and whether the target holds class indices (else probabilities)."""
+    if reduction not in _REDUCTIONS:
+        raise InputValueError(f"softmax_cross_entropy: reduction must be one of {_REDUCTIONS}, "
+                              f"got {reduction!r}")
+    logits, target = np.asarray(logits), np.asarray(target)
+    if logits.ndim == 0:
+        raise ShapeError("softmax_cross_entropy: logits must have a class axis, got a scalar")
+    axis = check_axis(axis, logits.ndim, "softmax_cross_entropy")
+    return {"axis": axis, "reduction": reduction,
+            "indices": _target_kind(logits, target, axis)}
 
 
 def _softmax_cross_entropy(logits: np.ndarray, target: Any, axis: int = -1, reduction: str = "mean"
@@ -654,24 +686,23 @@ def _softmax_cross_entropy(logits: np.ndarray, target: Any, axis: int = -1, redu
     (e^(x − max), Σ e^(x − max), the target classes' positions or None) for the VJP: the
     quotient is softmax(x) (formed only if a backward pass needs it). Computed through
     log-sum-exp, so huge logits stay finite."""
-    if reduction not in _REDUCTIONS:
-        raise InputValueError(f"softmax_cross_entropy: reduction must be one of {_REDUCTIONS}, "
-                              f"got {reduction!r}")
-    logits = np.asarray(logits)
-    if logits.ndim == 0:
-        raise ShapeError("softmax_cross_entropy: logits must have a class axis, got a scalar")
-    axis = check_axis(axis, logits.ndim, "softmax_cross_entropy")
-    target = np.asarray(target)
-    indices = _class_targets(logits, target, axis)
+    return _ce_forward(np.asarray(logits), np.asarray(target),
+                       **_ce_settings(logits, target, axis, reduction))
+
+
+def _ce_forward(logits: np.ndarray, target: np.ndarray, *, axis: int, reduction: str,
+                indices: bool) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """The cross-entropy for settings :func:`_ce_settings` checked (what a compiled program
+    calls): only the target's values are checked here."""
+    _check_target_values(logits, target, axis, indices)
     shifted = logits - np.maximum.reduce(logits, axis=axis, keepdims=True)
     e = np.exp(shifted)
     total = np.add.reduce(e, axis=axis, keepdims=True)
     log_total = np.log(total)
     positions = None
     if indices:
-        rows_shape = logits.shape[:axis] + logits.shape[axis + 1:]
-        positions = _class_positions(rows_shape, target, axis)
-        losses = log_total.reshape(rows_shape) - shifted[positions]
+        positions = _class_positions(logits.shape, target, axis)
+        losses = log_total.reshape(target.shape) - shifted.reshape(-1)[positions]
     else:
         losses = -np.add.reduce(target * (shifted - log_total), axis=axis)
     if reduction == "mean":
@@ -695,16 +726,16 @@ def _per_row(g: Any, logits: Any, axis: int, reduction: str) -> Any:
 
 def _probs_minus_target(probs: Any, target: np.ndarray, axis: int, positions: Any) -> Any:
     """softmax(x)·Σy − y: the gradient of −Σ y log softmax(x) per unit of output gradient.
-    ``probs`` is a fresh result (an array is changed in place); ``positions``, the target
-    classes' fancy index if the forward kept it."""
+    ``probs`` is a fresh result (a C-contiguous array is changed in place); ``positions``,
+    the target classes' flat positions if the forward kept them."""
     if target.shape != probs.shape:  # class indices: y is one-hot
         if positions is None:
-            positions = _class_positions(target.shape, target, axis)
-        if isinstance(probs, np.ndarray):  # a first-order backward: subtract 1 in place
-            probs[positions] -= 1
+            positions = _class_positions(probs.shape, target, axis)
+        if isinstance(probs, np.ndarray) and probs.flags.c_contiguous:  # (reshape: a view)
+            probs.reshape(-1)[positions] -= 1  # a first-order backward: in place
             return probs
         one_hot = np.zeros(probs.shape, dtype=probs.dtype)
-        one_hot[positions] = 1
+        one_hot.reshape(-1)[positions] = 1
         return probs - one_hot
     return probs * target.sum(axis=axis, keepdims=True) - target
 
@@ -790,7 +821,9 @@ softmax_cross_entropy = _op("softmax_cross_entropy",
                             "−Σ y log softmax(x), reduced  ·  (softmax(x)·Σy − y) · g / rows",
                             _softmax_cross_entropy,
                             _ce_grad_logits, _ce_grad_target, residual=True, saves="inputs",
-                            jvp=(_ce_jvp_logits, _ce_jvp_target), latex=CROSS_ENTROPY)
+                            jvp=(_ce_jvp_logits, _ce_jvp_target), latex=CROSS_ENTROPY,
+                            specialize=lambda *args, **settings: (
+                                _ce_forward, _ce_settings(*args, **settings)))
 
 
 # How `autograd-lite ops` groups the built-ins above.

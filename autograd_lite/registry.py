@@ -95,14 +95,16 @@ class Op:
     __slots__ = ("arity", "array_settings", "builtin", "doc", "explain", "family", "forward",
                  "inputs", "jvp", "jvps", "latex", "name", "positional", "required", "residual",
                  "saves_inputs", "saves_output", "sequence", "settings", "signature",
-                 "takes_any_setting", "vjp", "vjps")
+                 "specialize", "takes_any_setting", "vjp", "vjps", "writes_into")
 
     def __init__(self, name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP | None],
                  residual: bool = False, doc: str | None = None,
                  explain: Callable[..., AutogradLiteError | None] | None = None,
                  builtin: bool = False, saves: str = "both", inputs: int | None = None,
                  jvp: JVP | Sequence[JVP | None] | None = None, family: str = "user",
-                 latex: Any = None, array_settings: bool | None = None) -> None:
+                 latex: Any = None, array_settings: bool | None = None,
+                 specialize: Callable[..., tuple[Callable[..., Any], dict[str, Any]]] | None = None
+                 ) -> None:
         if not callable(forward):
             raise RegistryError(f"register_op('{name}'): forward must be callable")
         if saves not in SAVES:
@@ -131,6 +133,10 @@ class Op:
         # whether a setting may hold an array (an index), copied when a call is recorded; a
         # user op's may, a built-in says so at its registration
         self.array_settings = not builtin if array_settings is None else array_settings
+        # ``specialize(*inputs, **settings) -> (forward, settings)``, called by al.compile while
+        # tracing: the checks that shapes, dtypes and settings decide, run once, and the
+        # forward the program then calls (which keeps every check on values). None: the forward.
+        self.specialize = specialize
         self._read_signature(forward, inputs)
 
     def take_sequence(self) -> None:
@@ -204,6 +210,13 @@ class Op:
         required: list[str] = []
         self.takes_any_setting = signature is None
         self.arity = -1  # inputs are variadic (or unknown)
+        # A keyword-only ``out=None``, as a NumPy ufunc takes it, is no setting: a compiled
+        # program passes the buffer of an operand that dies there (same shape and dtype).
+        out = signature.parameters.get("out") if signature is not None else None
+        self.writes_into = out is not None and out.kind is out.KEYWORD_ONLY
+        if self.writes_into:
+            signature = signature.replace(parameters=[  # type: ignore[union-attr]
+                p for p in signature.parameters.values() if p.name != "out"])  # type: ignore
         if signature is not None:
             for p in signature.parameters.values():
                 if p.kind is p.VAR_POSITIONAL:
@@ -353,7 +366,9 @@ def register_op(name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP 
                 explain: Callable[..., AutogradLiteError | None] | None = None,
                 builtin: bool = False, saves: str = "both", inputs: int | None = None,
                 jvp: JVP | Sequence[JVP | None] | None = None, family: str = "user",
-                latex: Any = None, array_settings: bool | None = None) -> Op:
+                latex: Any = None, array_settings: bool | None = None,
+                specialize: Callable[..., tuple[Callable[..., Any], dict[str, Any]]] | None = None
+                ) -> Op:
     """Register a primitive and return it, ready to call on tensors.
 
     >>> softplus = register_op("softplus", forward=lambda x: np.logaddexp(0.0, x),
@@ -367,7 +382,8 @@ def register_op(name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP 
     op (so a notebook cell can be re-run); built-in names are refused. ``latex=`` (an
     ``autograd_lite.explain.Latex``) is how ``al.explain`` writes the op's step;
     ``array_settings=True`` says a setting may hold an array (an index), which a recorded call
-    then copies (the default for user ops).
+    then copies (the default for user ops). ``specialize=`` lets ``al.compile`` check once, at
+    tracing, what shapes, dtypes and settings decide (see ``Op``).
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise RegistryError(f"op names must be Python identifiers, got {name!r}")
@@ -376,7 +392,7 @@ def register_op(name: str, forward: Callable[..., Any], vjp: VJP | Sequence[VJP 
         raise RegistryError(f"'{name}' is a built-in op; register yours under another name")
     op = Op(name, forward, vjp, residual=residual, doc=doc, explain=explain, builtin=builtin,
             saves=saves, inputs=inputs, jvp=jvp, family=family, latex=latex,
-            array_settings=array_settings)
+            array_settings=array_settings, specialize=specialize)
     _REGISTRY[name] = op
     return op
 

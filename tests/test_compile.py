@@ -333,3 +333,87 @@ def test_a_traced_value_kept_after_tracing_is_refused():
         kept[0] + 1.0
     with pytest.raises(ConcretizationError):
         np.exp(kept[0])
+
+
+def test_sigmoid_and_user_ops_taking_out_write_into_a_dying_operand():
+    """A forward with a keyword-only out= (as a ufunc has) is no setting of the op, and a
+    compiled program hands it the buffer of an operand that dies there."""
+    def _softsign(x, *, out=None):
+        return np.divide(x, np.abs(x) + 1.0, out=out)
+
+    softsign = al.register_op("softsign_into", _softsign,
+                              [lambda g, out, x: g * (1.0 - np.abs(out)) ** 2], saves="output")
+    assert "out" not in softsign.settings and "out" not in str(softsign.signature)
+    with pytest.raises(al.SignatureError, match="out="):
+        al.sigmoid(np.ones(3), out=np.empty(3))
+
+    def loss(x):
+        return al.sum(softsign(x * 2.0) * al.sigmoid(x * 3.0))
+
+    step = al.compile(al.func.value_and_grad(loss))
+    x = np.random.default_rng(3).standard_normal((40, 30))
+    value, grad = step(x)
+    assert "softsign_into_forward(mul, out=mul)" in step.source
+    assert "sigmoid_forward(mul_2, out=mul_2)" in step.source
+    e_value, e_grad = al.func.value_and_grad(loss)(x)
+    assert np.array_equal(value, e_value) and np.array_equal(grad, e_grad)
+    s, u = 1.0 / (1.0 + np.exp(-3.0 * x)), 2.0 * x  # the closed form
+    np.testing.assert_allclose(grad, 2.0 / (1.0 + np.abs(u)) ** 2 * s
+                               + u / (1.0 + np.abs(u)) * 3.0 * s * (1.0 - s), rtol=1e-12)
+
+
+def test_cross_entropy_checks_shapes_once_and_label_values_on_every_call():
+    """The compiled cross-entropy takes its settings decided while tracing; class indices are
+    still range-checked on every call, and probability targets still warn."""
+    step = al.compile(al.func.value_and_grad(net_loss, argnums=ALL))
+    data = net_data()
+    step(*data)
+    assert "indices=True" in step.source
+    bad = data[5].copy()
+    bad[7] = 10
+    with pytest.raises(al.InputValueError, match="class index 10 is out of range"):
+        step(*data[:5], bad)
+    bad[7] = -1
+    with pytest.raises(al.InputValueError, match="class index -1 is out of range"):
+        step(*data[:5], bad)
+
+    def soft(logits, target):
+        return al.softmax_cross_entropy(logits, target)
+
+    probs = al.compile(al.func.grad(soft))
+    logits = np.random.default_rng(1).standard_normal((4, 3))
+    target = np.full((4, 3), 1 / 3)
+    probs(logits, target)
+    with pytest.warns(al.TargetWarning, match="sum"):
+        probs(logits, target * 2)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_cross_entropy_gradient_on_any_axis_and_memory_layout(axis, layout):
+    """softmax − one-hot, picked by flat positions: right for any class axis and for logits in
+    Fortran order (where the positions must not be written into a copy)."""
+    rng = np.random.default_rng(5)
+    logits = np.asarray(rng.standard_normal((6, 4)), order=layout)
+    classes = logits.shape[axis]
+    labels = rng.integers(0, classes, logits.shape[1 - axis % 2])
+    grad = al.func.grad(lambda z: al.softmax_cross_entropy(z, labels, axis=axis,
+                                                           reduction="sum"))(logits)
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    expected = np.exp(shifted) / np.exp(shifted).sum(axis=axis, keepdims=True)
+    one_hot = np.moveaxis(np.eye(classes)[labels], -1, axis % 2)
+    np.testing.assert_allclose(grad, expected - one_hot, rtol=1e-13, atol=1e-15)
+    compiled = al.compile(al.func.grad(lambda z, y: al.softmax_cross_entropy(
+        z, y, axis=axis, reduction="sum")))
+    assert np.array_equal(compiled(logits, labels), grad)
+
+
+def test_the_seed_is_a_constant_and_gradients_made_from_it_are_the_callers():
+    """d loss/d loss = 1 is a constant of the program; a gradient that is a view of it (the sum's
+    broadcast) is copied out, so the caller may write to it."""
+    step = al.compile(al.func.grad(lambda x: al.sum(x)))
+    first = step(np.zeros(3))
+    assert "np.ones" not in step.source
+    first += 5.0
+    second = step(np.zeros(3))
+    assert np.array_equal(second, np.ones(3)) and second.flags.writeable
