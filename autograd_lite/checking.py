@@ -287,10 +287,48 @@ def _value(f: Callable[..., Any], tensors: Sequence[Tensor], seed: int | None,
            cotangent: np.ndarray | None) -> float:
     """f at ``tensors`` as a float (call it under no_grad; same random draws each call)."""
     out = _call(f, tensors, seed)
-    value = np.asarray(out.data if isinstance(out, Tensor) else out, dtype=np.float64)
+    return _number(out.data if isinstance(out, Tensor) else out, cotangent)
+
+
+def _number(out: Any, cotangent: np.ndarray | None) -> float:
+    """An output of f as the float the check differentiates (v·f for a non-scalar f)."""
+    value = np.asarray(out, dtype=np.float64)
     if cotangent is not None:
         return float(np.sum(value * cotangent))
     return float(value.reshape(()))
+
+
+#: Evaluations of f from which finite differences run it compiled (al.compile): tracing costs
+#: about 40 eager evaluations of a small loss, and each compiled one about 40 % of an eager one.
+COMPILE_FROM = 256
+
+
+def _numeric_value(f: Callable[..., Any], arrays: Sequence[np.ndarray], seed: int | None,
+                   cotangent: np.ndarray | None, evaluations: int
+                   ) -> Callable[[list[np.ndarray]], float]:
+    """f as a float of fresh input arrays, for the ``evaluations`` of finite differences.
+
+    When there are many and f takes no ``rng``, f runs compiled (``al.compile``): the same
+    NumPy calls as its eager forward, so the same numbers, without the per-op work of the ops'
+    dispatch. A function that cannot be traced (a Python branch on a value, a random draw, a
+    change to its inputs) or fails while tracing runs as it is, and reports its own errors."""
+    if seed is None and evaluations >= COMPILE_FROM:
+        from autograd_lite.compile import Compiled
+
+        compiled = Compiled(f)
+        try:
+            with warnings.catch_warnings():  # (the eager evaluations warn, if f warns)
+                warnings.simplefilter("ignore")
+                compiled(*[np.array(a) for a in arrays])
+        except Exception:  # (tracing is only a speed-up: f runs as it is)
+            pass
+        else:
+            return lambda copies: _number(compiled(*copies), cotangent)
+
+    def eager(copies: list[np.ndarray]) -> float:
+        with no_grad():
+            return _value(f, [Tensor(c) for c in copies], seed, cotangent)
+    return eager
 
 
 def _evaluate(f: Callable[..., Any], arrays: Sequence[np.ndarray], seed: int | None,
@@ -330,17 +368,18 @@ def numerical_grad(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6,
     with no_grad():
         out = _call(f, [Tensor(np.array(a)) for a in arrays], seed)
     cotangent = _output_cotangent(np.shape(out.data if isinstance(out, Tensor) else out))
+    value = _numeric_value(f, arrays, seed, cotangent,
+                           2 * sum(a.size for a in arrays if a.dtype.kind == "f"))
     return tuple(
-        _central_differences(f, arrays, i, eps, seed, cotangent)
-        if arrays[i].dtype.kind == "f" else None
+        _central_differences(value, arrays, i, eps) if arrays[i].dtype.kind == "f" else None
         for i in range(len(arrays))
     )
 
 
-def _central_differences(f: Callable[..., Any], arrays: list[np.ndarray], i: int, eps: float,
-                         seed: int | None, cotangent: np.ndarray | None) -> np.ndarray:
+def _central_differences(value: Callable[[list[np.ndarray]], float], arrays: list[np.ndarray],
+                         i: int, eps: float) -> np.ndarray:
     """Fixed-step central differences (the 'pytorch' and 'cs224n' conventions)."""
-    evaluate = _element_evaluator(f, arrays, i, seed, cotangent)
+    evaluate = _element_evaluator(value, arrays, i)
     grad = np.zeros(arrays[i].shape, dtype=np.float64)
     for j in range(grad.size):
         f_plus, h_plus = evaluate(j, eps)
@@ -349,18 +388,17 @@ def _central_differences(f: Callable[..., Any], arrays: list[np.ndarray], i: int
     return grad.astype(arrays[i].dtype)
 
 
-def _element_evaluator(f: Callable[..., Any], arrays: Sequence[np.ndarray], i: int,
-                       seed: int | None, cotangent: np.ndarray | None) -> Evaluate:
-    """evaluate(j, h): f with element j of input i moved by h (in the input's dtype), on
-    fresh copies of every input; returns the value and the step actually taken."""
+def _element_evaluator(value: Callable[[list[np.ndarray]], float], arrays: Sequence[np.ndarray],
+                       i: int) -> Evaluate:
+    """evaluate(j, h): f (as ``value``) with element j of input i moved by h (in the input's
+    dtype), on fresh copies of every input; returns the value and the step actually taken."""
     def evaluate(j: int, h: float) -> tuple[float, float]:
         copies = [np.array(a) for a in arrays]
         flat = copies[i].reshape(-1)
         original = flat[j]
         flat[j] = original + h
         taken = float(flat[j]) - float(original)
-        with no_grad():
-            return _value(f, [Tensor(c) for c in copies], seed, cotangent), taken
+        return value(copies), taken
     return evaluate
 
 
@@ -608,11 +646,13 @@ def gradcheck(f: Callable[..., Any], *inputs: Any, eps: float | None = None,
 
     def per_element() -> GradcheckReport:
         results = []
+        value = _numeric_value(f, arrays, seed, cotangent,
+                               4 * sum(arrays[i].size for i in checked))
         for i in checked:
             a = np.asarray(analytic[i], np.float64)
             dtype = str(arrays[i].dtype)
             if convention == "estimated":
-                evaluate = _element_evaluator(f, arrays, i, seed, cotangent)
+                evaluate = _element_evaluator(value, arrays, i)
                 unit = unit_roundoff(arrays[i].dtype)
                 numeric = numeric_derivative(evaluate, arrays[i], f0, unit, unit_f)
                 outcome, score, detail, kinks = judge_against_numeric(
@@ -623,8 +663,7 @@ def gradcheck(f: Callable[..., Any], *inputs: Any, eps: float | None = None,
                     outcome, numeric_error=float(numeric.error[index]) if score.size else 0.0,
                     kinks=kinks, detail=detail))
             else:
-                numeric_fixed = _central_differences(f, arrays, i, per_input[i]["eps"], seed,
-                                                     cotangent)
+                numeric_fixed = _central_differences(value, arrays, i, per_input[i]["eps"])
                 results.append(_fixed_compare(a, numeric_fixed, {**settings, **per_input[i]},
                                               i, arrays[i].shape, "per element", names[i],
                                               dtype))

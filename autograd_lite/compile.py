@@ -52,7 +52,7 @@ class CompileError(AutogradLiteError, ValueError):
 class Var:
     """A value of the program: an input, a constant, or the result of a line."""
 
-    __slots__ = ("diff", "dtype", "grad_of", "hint", "kind", "name", "shape", "tensor",
+    __slots__ = ("diff", "dtype", "grad_of", "hint", "kind", "name", "shape", "slot", "tensor",
                  "tracer", "transpose_of", "value")
 
     def __init__(self, value: Any, kind: str, hint: str, diff: bool = False) -> None:
@@ -63,6 +63,7 @@ class Var:
         self.grad_of: Var | None = None  # named d_<x> when it is (a part of) x's gradient
         self.transpose_of: Var | None = None  # named <x>_T
         self.name = ""
+        self.slot = -1  # its register, when the program runs as steps
 
 
 class Line:
@@ -76,8 +77,9 @@ class Line:
                  kwargs: list[tuple[str, Any]], elementwise: bool) -> None:
         self.targets, self.fn, self.args, self.kwargs = targets, fn, args, kwargs
         self.fn_obj = fn.value
-        self.uses = [a for a in args if type(a) is Var] + [v for _, v in kwargs
-                                                           if type(v) is Var]
+        self.uses = [a for a in args if type(a) is Var]
+        if kwargs:
+            self.uses += [v for _, v in kwargs if type(v) is Var]
         self.elementwise = elementwise
         self.out: Var | None = None  # the operand whose buffer receives the result, if any
         self.record: tuple[Op, list[Any], dict[str, Any], Var | None, Var] | None = None
@@ -301,7 +303,7 @@ class Tracer:
         """Emit ``fn(*args, **kwargs)`` as a line, evaluate it on the traced values and return
         the new Var (a tuple of Vars, None where unused, when ``outputs > 1``)."""
         refer = self.refer
-        refs = [refer(a) for a in args]
+        refs = [a if type(a) is Var else refer(a) for a in args]
         kw = [(k, refer(v)) for k, v in kwargs.items()] if kwargs else []
         if result is _UNSET:
             values = [a.value for a in refs]
@@ -348,7 +350,6 @@ class Tracer:
         if type(out.value) is not np.ndarray:  # a NumPy scalar: an array, as apply() makes it
             out.hint = f"{op.name}_raw"
             out = self.call(np.asarray, [out], hint=op.name)
-        out.shape, out.dtype = out.value.shape, out.value.dtype
         if out.dtype.kind not in "fiub":
             raise registry._unsupported_result(op, arrays, out.value)
         out.diff = out.dtype.kind == "f" and any(type(r) is Var and r.diff for r in refs)
@@ -574,14 +575,12 @@ class Program:
                 owners.update((r, out) for r in _roots(out.value))
             results.append(out)
         # Dead lines: what no output needs.
-        needed = {id(r) for r in results if type(r) is Var}
+        needed = {r for r in results if type(r) is Var}  # (a Var hashes by identity)
         kept: list[Line] = []
         for line in reversed(lines):
-            targets = line.targets
-            if (id(targets[0]) in needed if len(targets) == 1 else
-                    any(t is not None and id(t) in needed for t in targets)):
+            if not needed.isdisjoint(line.targets):
                 kept.append(line)
-                needed.update([id(v) for v in line.uses])
+                needed.update(line.uses)
         kept.reverse()
         self.lines, self.inputs, self.results, self.name = kept, inputs, results, name
         self.namespace = dict(tracer.namespace)
@@ -619,26 +618,39 @@ class Program:
         """The program as a list of steps run by a loop (each step: the function of a line,
         the registers of its arguments and of its targets): the same calls as the source, for
         programs too long to compile quickly."""
-        slots: dict[int, int] = {}
         registers: list[Any] = []
+        literals: dict[int, int] = {}  # id(Lit) -> its register
+        for v in self.inputs:
+            v.slot = len(registers)
+            registers.append(None)
 
-        def slot(a: Any) -> int:
-            i = slots.get(id(a))
+        def slot(a: Any) -> int:  # (a Var not yet met is a constant)
+            if type(a) is Var:
+                if a.slot < 0:
+                    a.slot = len(registers)
+                    registers.append(a.value)
+                return a.slot
+            i = literals.get(id(a))
             if i is None:
-                i = slots[id(a)] = len(registers)
-                registers.append(a.value if type(a) is Lit or a.kind == "const" else None)
+                i = literals[id(a)] = len(registers)
+                registers.append(a.value)
             return i
 
-        entry = [slot(v) for v in self.inputs]
         steps = []
         for line in self.lines:
+            args = [a.slot if type(a) is Var and a.slot >= 0 else slot(a) for a in line.args]
+            kwargs = [(k, slot(v)) for k, v in line.kwargs]
             targets = line.targets
+            for t in targets:
+                if t is not None:
+                    t.slot = len(registers)
+                    registers.append(None)
             if len(targets) == 1:
-                target, places = slot(targets[0]), ()
+                steps.append((line.fn_obj, args, kwargs, targets[0].slot, ()))
             else:
-                target, places = -1, tuple(-1 if t is None else slot(t) for t in targets)
-            steps.append((line.fn_obj, [slot(a) for a in line.args],
-                          [(k, slot(v)) for k, v in line.kwargs], target, places))
+                steps.append((line.fn_obj, args, kwargs, -1,
+                              tuple(-1 if t is None else t.slot for t in targets)))
+        entry = [v.slot for v in self.inputs]
         exit_ = tuple(slot(r) for r in self.results)
 
         def run(*arrays: Any) -> tuple[Any, ...]:
@@ -701,9 +713,13 @@ class Program:
         taken = (set(self.namespace) | {v.name for v in inputs} | set(keyword.kwlist)
                  | set(dir(builtins)))  # (no builtin shadowed: sum, max, abs)
         counts: dict[str, int] = {}
+        identifiers: dict[str, str] = {}
 
         def fresh(base: str) -> str:
-            base = _identifier(base)
+            identifier = identifiers.get(base)
+            if identifier is None:
+                identifier = identifiers[base] = _identifier(base)
+            base = identifier
             n = counts.get(base, 0)
             name = base if n == 0 and base not in taken else f"{base}_{n + 1}"
             while name in taken:
@@ -732,26 +748,28 @@ class Program:
 
         # Large arrays are deleted after their last use, so the allocator can hand their
         # memory to the next ones (locals otherwise live until the function returns).
-        last: dict[int, int] = {}
+        last: dict[Var, int] = {}
         for i, line in enumerate(self.lines):
             for v in line.uses:
-                last[id(v)] = i
+                last[v] = i
         for r in results:
-            last[id(r)] = len(self.lines)
+            last[r] = len(self.lines)
         dying: dict[int, list[str]] = {}
         for line in self.lines:
             for t in line.targets:
                 if (t is not None and type(t.value) is np.ndarray
-                        and t.value.nbytes >= DELETE_FROM and id(t) in last):
-                    dying.setdefault(last[id(t)], []).append(t.name)
+                        and t.value.nbytes >= DELETE_FROM and t in last):
+                    dying.setdefault(last[t], []).append(t.name)
         body = []
         for i, line in enumerate(self.lines):
-            args = [show(a) for a in line.args] + [f"{k}={show(v)}" for k, v in line.kwargs]
+            args = [a.name if type(a) is Var else a for a in line.args]
+            if line.kwargs:
+                args += [f"{k}={show(v)}" for k, v in line.kwargs]
             if line.out is not None:
                 args.append(f"out={line.out.name}")
-            targets = ", ".join("_" if t is None else t.name for t in line.targets)
-            if len(line.targets) == 1 and line.targets[0] is not None:
-                targets = line.targets[0].name
+            targets = line.targets
+            targets = (targets[0].name if len(targets) == 1 and targets[0] is not None else
+                       ", ".join("_" if t is None else t.name for t in targets))
             text = f"    {targets} = {line.fn}({', '.join(args)})"
             if line.fn == "np.transpose" and len(args) == 1:  # (the same view, without
                 text = f"    {targets} = {args[0]}.T"             # np.transpose's Python)

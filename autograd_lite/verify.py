@@ -37,6 +37,7 @@ import sysconfig
 import threading
 import tokenize
 import types
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from autograd_lite.checking import (
+    COMPILE_FROM,
     MAX_LEVELS,
     ROUNDOFF_FACTOR,
     NumericDerivative,
@@ -379,10 +381,28 @@ class _Evaluator:
     def __init__(self, derivation: Derivation, arrays: dict[str, np.ndarray]) -> None:
         self.derivation = derivation
         self.arrays = arrays
+        self.plain_calls = 0
+        self.compiled: Callable[..., Any] | None = None
+        self.names = list(arrays)  # the compiled loss takes the inputs in this order
+        # about 4 evaluations an element of each input with a gradient formula
+        self.expected = 4 * sum(np.size(arrays[k]) for k in derivation.gradients if k in arrays)
 
     def value(self, arrays: Mapping[str, np.ndarray], perturb: tuple[str, Any] | None = None
               ) -> float:
-        """The loss as a float, with the intermediate ``perturb[0]`` shifted by ``perturb[1]``."""
+        """The loss as a float, with the intermediate ``perturb[0]`` shifted by ``perturb[1]``.
+
+        When there are many unperturbed evaluations to come (``checking.COMPILE_FROM``), the
+        loss runs compiled from the second on, if it can be traced (al.compile: the same NumPy
+        calls, so the same numbers; the seeded ``rng`` it may take draws the same values in
+        every evaluation, so they are part of the program).
+        """
+        if perturb is None:
+            self.plain_calls += 1
+            if self.plain_calls == 2 and self.expected >= COMPILE_FROM:
+                self.compiled = self._compile(arrays)
+            if self.compiled is not None:
+                return float(self.compiled(*[arrays[k] for k in self.names]))
+
         def shift(tensor: Tensor, name: str) -> None:
             if perturb is not None and name == perturb[0]:
                 tensor.data = tensor.data + perturb[1]
@@ -390,6 +410,21 @@ class _Evaluator:
         with no_grad(), name_hook(shift):
             out = self._loss({k: Tensor(v.copy()) for k, v in arrays.items()})
         return float(out.data)
+
+    def _compile(self, arrays: Mapping[str, np.ndarray]) -> Callable[..., Any] | None:
+        """The loss as a compiled function of the inputs' arrays (in ``arrays``' order), or
+        None when it cannot be traced (a Python branch on a value, say): then it runs eagerly."""
+        from autograd_lite.compile import Compiled
+
+        names = self.names
+        compiled = Compiled(lambda *values: self._loss(dict(zip(names, values))))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                compiled(*[arrays[k].copy() for k in names])
+        except Exception:  # (compiling is only a speed-up: the loss runs as it is)
+            return None
+        return compiled
 
     def _loss(self, tensors: dict[str, Tensor]) -> Tensor:
         name = f"Derivation '{self.derivation.name}': loss"

@@ -8,6 +8,7 @@ import pytest
 from helpers import assert_matches_fd
 
 import autograd_lite as al
+from autograd_lite import checking
 from autograd_lite.checking import _contract, _expand, _rank_one_direction
 
 rng = np.random.default_rng(2)
@@ -186,3 +187,57 @@ def test_register_op_refuses_builtin_names_and_bad_vjps() -> None:
     x = al.Tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(al.RegistryError, match="one gradient per input"):
         bad(x).sum().backward()
+
+
+def _net(X, W1, b1, W2, b2, labels):
+    return al.softmax_cross_entropy(al.sigmoid(X @ W1 + b1) @ W2 + b2, labels)
+
+
+def _net_inputs():
+    rng = np.random.default_rng(4)
+    return (rng.standard_normal((20, 10)), rng.standard_normal((10, 5)) * 0.3,
+            rng.standard_normal(5) * 0.1, rng.standard_normal((5, 10)) * 0.3,
+            rng.standard_normal(10) * 0.1, rng.integers(0, 10, 20))
+
+
+@pytest.mark.parametrize("convention", ["estimated", "pytorch"])
+def test_finite_differences_run_compiled_with_the_eager_numbers(monkeypatch, convention):
+    """With many evaluations, f runs compiled: it is called a handful of times instead of once
+    per evaluation, and every number of the report is the eager one (the same NumPy calls)."""
+    calls = [0]
+
+    def counted(*args):
+        calls[0] += 1
+        return _net(*args)
+
+    inputs = _net_inputs()
+    compiled = al.gradcheck(counted, *inputs, convention=convention)
+    compiled_calls = calls[0]
+    monkeypatch.setattr(checking, "COMPILE_FROM", 10**9)
+    calls[0] = 0
+    eager = al.gradcheck(counted, *inputs, convention=convention)
+    assert compiled.passed and eager.passed
+    assert compiled_calls <= 4 < 4 * 115 <= calls[0]
+    for a, b in zip(compiled.inputs, eager.inputs, strict=True):
+        assert (a.max_abs_error, a.numeric, a.score) == (b.max_abs_error, b.numeric, b.score)
+
+
+def test_a_function_that_cannot_be_traced_is_checked_as_it_is():
+    """A Python branch on a value keeps the eager evaluations (one call of f each)."""
+    calls = [0]
+
+    def branching(x):
+        calls[0] += 1
+        return al.sum(x * x) if float(al.sum(x).item()) > -1e9 else al.sum(x)
+
+    x = np.random.default_rng(0).standard_normal(100)
+    assert al.gradcheck(branching, x).passed and calls[0] > 400
+
+
+def test_a_wrong_gradient_fails_when_the_differences_run_compiled():
+    twice = al.register_op("twice_with_wrong_grad", lambda t: 2.0 * t, [lambda g, out, t: g])
+    x = np.random.default_rng(1).standard_normal(100)
+    report = al.gradcheck(lambda t: al.sum(al.tanh(twice(t))), x)
+    assert not report.passed
+    np.testing.assert_allclose(report.inputs[0].numeric, 2 * report.inputs[0].analytic,
+                               rtol=1e-6)

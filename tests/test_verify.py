@@ -302,3 +302,35 @@ def test_readme_example_finds_the_missing_batch_sum() -> None:
     report = verify(mine)
     assert [c.target for c in report.checks if not c.passed] == ["b"]
     assert check_of(report, "b").diagnosis.kind == "batch_sum"
+
+
+@pytest.mark.parametrize("seeded", [False, True])
+def test_large_inputs_evaluate_the_loss_compiled_with_the_eager_numbers(monkeypatch, seeded):
+    """With many evaluations to come, the loss runs compiled: called a handful of times, with
+    every figure of the report equal to the eager one (a seeded rng draws the same samples in
+    every evaluation either way)."""
+    calls = [0]
+    rng_x = np.random.default_rng(2)
+    inputs = {"W": rng_x.standard_normal((8, 12)), "X": rng_x.standard_normal((6, 8))}
+
+    def loss(W, X, rng=None):
+        calls[0] += 1
+        rows = rng.integers(0, 6, 4) if seeded else np.arange(4)
+        return al.sum(al.tanh(X[rows] @ W) ** 2)
+
+    def gradient(W, X, rng=None):
+        rows = rng.integers(0, 6, 4) if seeded else np.arange(4)
+        t = np.tanh(X[rows] @ W)
+        return X[rows].T @ (2 * t * (1 - t * t))
+
+    derivation = Derivation(name="tanh", inputs=inputs, loss=loss, gradients={"W": gradient},
+                            seed=3 if seeded else 0)
+    fast = verify(derivation)
+    fast_calls, calls[0] = calls[0], 0
+    monkeypatch.setattr("autograd_lite.verify.COMPILE_FROM", 10**9)
+    slow = verify(derivation)
+    assert fast.passed and slow.passed
+    assert fast_calls <= 5 < 4 * 96 <= calls[0]
+    a, b = check_of(fast, "W"), check_of(slow, "W")
+    assert (a.tape_vs_numeric, a.numeric_value, a.numeric_error) == (
+        b.tape_vs_numeric, b.numeric_value, b.numeric_error)
