@@ -20,12 +20,13 @@ global generator, a generator passed as an argument, backward passes inside ``f`
 from __future__ import annotations
 
 import builtins
+import contextlib
 import gc
 import inspect
 import keyword
 import operator
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -333,7 +334,7 @@ class Tracer:
         try:
             if op.specialize is not None:
                 forward, settings = op.specialize(*arrays, **attrs)
-            result = forward(*arrays, **settings)
+            result = forward(*arrays, **settings) if settings else forward(*arrays)
         except AutogradLiteError:
             raise
         except (ValueError, TypeError, IndexError) as exc:
@@ -352,7 +353,7 @@ class Tracer:
             out = self.call(np.asarray, [out], hint=op.name)
         if out.dtype.kind not in "fiub":
             raise registry._unsupported_result(op, arrays, out.value)
-        out.diff = out.dtype.kind == "f" and any(type(r) is Var and r.diff for r in refs)
+        out.diff = out.dtype.kind == "f" and any([type(r) is Var and r.diff for r in refs])
         self.lines[-1].record = (op, refs, attrs, residual, out)
         return self._wrap(out)
 
@@ -545,6 +546,20 @@ def _roots(value: Any) -> list[int]:
     return []
 
 
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector off: tracing and writing a program make many objects that
+    all live until the end (no cycles to find), and a long program's full collections, each
+    walking all of them, would otherwise take most of the time."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def _identifier(text: str) -> str:
     if text.isidentifier() and not keyword.iskeyword(text):
         return text
@@ -610,8 +625,9 @@ class Program:
     def source(self) -> str:
         """The program as a Python function (one NumPy call a line)."""
         if self._source is None:
-            self._name_values(self.inputs)
-            self._source = self._render(self.name, self.inputs, self.results)
+            with _no_cycle_collection():
+                self._name_values(self.inputs)
+                self._source = self._render(self.name, self.inputs, self.results)
         return self._source
 
     def _steps(self) -> Callable[..., tuple[Any, ...]]:
@@ -966,13 +982,8 @@ class Compiled:
             from autograd_lite.func import _unflatten
 
             args, kwargs = _unflatten(structure, normalized)
-            collecting = gc.isenabled()
-            gc.disable()  # (tracing makes many objects that live until it ends: no cycles)
-            try:
+            with _no_cycle_collection():
                 entry = self.cache[frozen] = self._trace(tuple(args), kwargs)
-            finally:
-                if collecting:
-                    gc.enable()
         self._last = entry[0]
         return entry, arrays
 

@@ -696,15 +696,17 @@ def _ce_forward(logits: np.ndarray, target: np.ndarray, *, axis: int, reduction:
     calls): only the target's values are checked here."""
     _check_target_values(logits, target, axis, indices)
     shifted = logits - np.maximum.reduce(logits, axis=axis, keepdims=True)
-    e = np.exp(shifted)
-    total = np.add.reduce(e, axis=axis, keepdims=True)
-    log_total = np.log(total)
     positions = None
-    if indices:
+    if indices:  # the target classes' shifted logits picked first: e^shifted in their buffer
         positions = _class_positions(logits.shape, target, axis)
-        losses = log_total.reshape(target.shape) - shifted.reshape(-1)[positions]
+        picked = shifted.reshape(-1)[positions]
+        e = np.exp(shifted, out=shifted)
+        total = np.add.reduce(e, axis=axis, keepdims=True)
+        losses = np.log(total).reshape(target.shape) - picked
     else:
-        losses = -np.add.reduce(target * (shifted - log_total), axis=axis)
+        e = np.exp(shifted)
+        total = np.add.reduce(e, axis=axis, keepdims=True)
+        losses = -np.add.reduce(target * (shifted - np.log(total)), axis=axis)
     if reduction == "mean":
         if losses.size == 0:
             raise InputValueError("softmax_cross_entropy: reduction='mean' over zero rows is "

@@ -58,3 +58,8 @@ def test_the_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monkey
         np.testing.assert_array_equal(namespace["b"].grad, np.full(3, 0.5))
         z = namespace["z"]
         np.testing.assert_allclose(z.grad, 1 / (1 + np.exp(-z.data)), rtol=1e-12)
+        lib, softsign, x = namespace["al"], namespace["softsign"], np.linspace(-3.0, 3.0, 7)
+        np.testing.assert_allclose(lib.func.grad(lambda t: lib.sum(softsign(t)))(x),
+                                   1 / (1 + np.abs(x)) ** 2, rtol=1e-12)  # the closed form
+        compiled = lib.compile(lib.func.grad(lambda t: lib.sum(softsign(t * 2.0))))
+        assert "softsign_forward(mul, out=mul)" in compiled.source_for(x)
