@@ -365,7 +365,8 @@ class Tracer:
         # a program that will run as steps gains nothing from VJPs spread over several lines
         self.inline_long = len(self.lines) <= LARGE // 4
         if loss.diff or loss in wrt:
-            # the seed, a constant of the program (read-only: no VJP may write into g)
+            # the seed: a constant of the program, named `one` (read-only: no VJP may write
+            # into g), as the Var that _named makes for a new constant
             self._named(np.ones(loss.shape, dtype=loss.dtype), "one")
             grads[loss] = self.constants[-1]
         for line in reversed(list(self.lines)):

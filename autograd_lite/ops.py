@@ -658,9 +658,9 @@ def _class_positions(shape: tuple[int, ...], target: np.ndarray, axis: int) -> n
     order: ``x.reshape(-1)[positions]`` picks them from a C-contiguous ``x``. (One flat index
     costs about half of a fancy index by rows and classes, and this is on every step.)"""
     classes, target = shape[axis], target.astype(np.intp, copy=False)  # (any integer type)
-    if axis == len(shape) - 1:
-        starts = np.arange(0, target.size * classes, classes)
-        return np.add(starts.reshape(target.shape) if target.ndim > 1 else starts, target)
+    if axis == len(shape) - 1:  # (row r's classes start at r·classes)
+        return np.add(np.arange(0, target.size * classes, classes).reshape(target.shape),
+                      target)
     grids = np.indices(target.shape, sparse=True)
     return np.ravel_multi_index((*grids[:axis], target, *grids[axis:]), shape)
 

@@ -213,7 +213,7 @@ class Op:
         # A keyword-only ``out=None``, as a NumPy ufunc takes it, is no setting: a compiled
         # program passes the buffer of an operand that dies there (same shape and dtype).
         out = signature.parameters.get("out") if signature is not None else None
-        self.writes_into = out is not None and out.kind is out.KEYWORD_ONLY
+        self.writes_into = out is not None and out.kind is out.KEYWORD_ONLY and out.default is None
         if self.writes_into:
             signature = signature.replace(parameters=[  # type: ignore[union-attr]
                 p for p in signature.parameters.values() if p.name != "out"])  # type: ignore

@@ -417,3 +417,30 @@ def test_the_seed_is_a_constant_and_gradients_made_from_it_are_the_callers():
     first += 5.0
     second = step(np.zeros(3))
     assert np.array_equal(second, np.ones(3)) and second.flags.writeable
+
+
+@pytest.mark.parametrize("shape, axis", [((5,), 0), ((1,), -1), ((2, 3, 4), -1), ((2, 3, 4), 1),
+                                         ((3, 1, 2), 0)])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_cross_entropy_of_one_row_and_of_many_axes(shape, axis, reduction):
+    """One row (a 0-d label) and rows in several axes: the loss keeps the rows' shape under
+    reduction='none', and the gradient is (softmax − one-hot) per unit of each row's seed."""
+    rng = np.random.default_rng(len(shape) + axis)
+    logits = rng.standard_normal(shape)
+    rows = logits.shape[:axis % len(shape)] + logits.shape[axis % len(shape) + 1:]
+    labels = rng.integers(0, shape[axis], rows)
+    weights = rng.standard_normal(rows)
+
+    def loss(z, y):
+        out = al.softmax_cross_entropy(z, y, axis=axis, reduction=reduction)
+        assert out.shape == (rows if reduction == "none" else ())
+        return al.sum(out * weights) if reduction == "none" else out
+
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    probs = np.exp(shifted) / np.exp(shifted).sum(axis=axis, keepdims=True)
+    one_hot = np.moveaxis(np.eye(shape[axis])[labels], -1, axis % len(shape))
+    scale = (np.expand_dims(weights, axis) if reduction == "none" else
+             1.0 / max(1, int(np.prod(rows))) if reduction == "mean" else 1.0)
+    grad = al.func.grad(loss)(logits, labels)
+    np.testing.assert_allclose(grad, (probs - one_hot) * scale, rtol=1e-12, atol=1e-15)
+    assert np.array_equal(al.compile(al.func.grad(loss))(logits, labels), grad)
