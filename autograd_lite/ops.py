@@ -683,9 +683,10 @@ def _ce_settings(logits: Any, target: Any, axis: Any = -1, reduction: Any = "mea
 def _softmax_cross_entropy(logits: np.ndarray, target: Any, axis: int = -1, reduction: str = "mean"
                            ) -> tuple[np.ndarray, tuple[Any, ...]]:
     """CE = −Σ_i y_i log softmax(x)_i per row, reduced by mean, sum or none; also returns
-    (e^(x − max), Σ e^(x − max), the target classes' positions or None) for the VJP: the
-    quotient is softmax(x) (formed only if a backward pass needs it). Computed through
-    log-sum-exp, so huge logits stay finite."""
+    ([e^(x − max)], Σ e^(x − max), the target classes' positions or None) for the VJP: the
+    quotient is softmax(x), formed only if a backward pass needs it, in the exponentials'
+    buffer, which the VJP takes out of its list. Computed through log-sum-exp, so huge logits
+    stay finite."""
     return _ce_forward(np.asarray(logits), np.asarray(target),
                        **_ce_settings(logits, target, axis, reduction))
 
@@ -711,10 +712,10 @@ def _ce_forward(logits: np.ndarray, target: np.ndarray, *, axis: int, reduction:
         if losses.size == 0:
             raise InputValueError("softmax_cross_entropy: reduction='mean' over zero rows is "
                                   "undefined; check for an empty batch or use reduction='sum'")
-        return np.add.reduce(losses, axis=None) / losses.size, (e, total, positions)
+        return np.add.reduce(losses, axis=None) / losses.size, ([e], total, positions)
     if reduction == "sum":
-        return np.add.reduce(losses, axis=None), (e, total, positions)
-    return losses, (e, total, positions)
+        return np.add.reduce(losses, axis=None), ([e], total, positions)
+    return losses, ([e], total, positions)
 
 
 def _per_row(g: Any, logits: Any, axis: int, reduction: str) -> Any:
@@ -745,11 +746,12 @@ def _probs_minus_target(probs: Any, target: np.ndarray, axis: int, positions: An
 def _ce_grad_logits(g: Any, out: Any, logits: Any, target: Any, axis: int = -1,
                     reduction: str = "mean", residual: Any = None) -> Any:
     axis = axis % logits.ndim
-    if residual is None:  # (under create_graph: recomputed from differentiable ops)
+    if residual is not None and residual[0]:  # the forward's exponentials, taken (once)
+        exponentials, total, positions = residual
+        probs = exponentials.pop()
+        probs /= total
+    else:  # under create_graph, or a retained graph's second backward pass: recomputed
         probs, positions = softmax(logits, axis=axis), None
-    else:
-        e, total, positions = residual
-        probs = e / total
     # (a probability target that is a tensor stays one under create_graph: the second order
     # in the target flows through this term too)
     y = target if isinstance(target, Tensor) and target.dtype.kind == "f" else np.asarray(

@@ -448,3 +448,18 @@ def test_inputs_are_not_modified_by_numeric_checks() -> None:
     fd_gradient(scalar_of(lambda t: (t * t).sum()), [x], 0)
     al.numerical_grad(lambda t: (t * t).sum(), x)
     np.testing.assert_array_equal(x, copy)
+
+
+@pytest.mark.parametrize("labels", [np.array([2, 0, 1]), np.full((3, 4), 0.25)])
+def test_cross_entropy_backward_twice_through_a_retained_graph(labels):
+    """The first backward pass forms the softmax in the forward's buffer of exponentials; a
+    second one through the retained graph recomputes it, and both give softmax − y (per row)."""
+    logits = np.random.default_rng(6).standard_normal((3, 4))
+    x = al.Tensor(logits, requires_grad=True)
+    loss = al.softmax_cross_entropy(x, labels, reduction="sum")
+    (first,) = al.grad(loss, x, retain_graph=True)
+    (second,) = al.grad(loss, x)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = np.eye(4)[labels] if labels.ndim == 1 else labels
+    np.testing.assert_allclose(first, probs - y, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(second, probs - y, rtol=1e-13, atol=1e-15)
