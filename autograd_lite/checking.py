@@ -616,7 +616,8 @@ def gradcheck(f: Callable[..., Any], *inputs: Any, eps: float | None = None,
     Inputs are named by f's parameter names. A non-scalar ``f`` is checked through ``v·f`` for
     a fixed random ``v`` (its VJP). ``seed`` hands ``f`` the keyword
     ``rng=np.random.default_rng(seed)`` afresh in every evaluation. Every evaluation gets its
-    own copies of the inputs.
+    own copies of the inputs. With many evaluations, f runs compiled when it can be traced
+    (:func:`_numeric_value`): the same NumPy calls, so the same numbers.
     """
     names = input_names(f, len(inputs))
     arrays = _prepare(inputs, names)
