@@ -9,7 +9,7 @@ are mirrored: ``al.<name>``, ``al.linalg.<name>``, ``al.special.<name>``.
 
 from autograd_lite import func, linalg, special
 from autograd_lite.checking import GradcheckReport, gradcheck, numerical_grad
-from autograd_lite.compile import compile
+from autograd_lite.compile import CompileError, ConcretizationError, compile
 from autograd_lite.elementwise import (
     absolute,
     amax,
@@ -81,6 +81,7 @@ from autograd_lite.errors import (
     ShapeError,
     SignatureError,
     TargetWarning,
+    WriteupError,
 )
 from autograd_lite.explain import Explanation, explain
 from autograd_lite.higher_order import DerivativeCheckError, check_grads, gradgradcheck
@@ -165,6 +166,8 @@ __all__ = [
     "ArrayConversionError",
     "AutogradLiteError",
     "AxisError",
+    "CompileError",
+    "ConcretizationError",
     "DTypeError",
     "DerivationError",
     "DerivativeCheckError",
@@ -184,6 +187,7 @@ __all__ = [
     "TargetWarning",
     "Tensor",
     "UnsupportedFunctionError",
+    "WriteupError",
     "abs",
     "absolute",
     "add",

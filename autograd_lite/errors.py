@@ -59,6 +59,10 @@ class DerivationError(AutogradLiteError, ValueError):
     """A derivation file that cannot be loaded or a derivation that is malformed."""
 
 
+class WriteupError(DerivationError):
+    """A writeup that cannot be read at all (too large, unreadable)."""
+
+
 class ExpressionError(AutogradLiteError, ValueError):
     """An expression given to ``autograd-lite graph`` that is outside the allowed form."""
 

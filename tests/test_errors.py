@@ -251,3 +251,23 @@ def test_float32_mixed_with_float64_follows_numpy() -> None:
     assert (a + 1.0).dtype == np.float32  # a Python scalar does not promote
     assert (a + np.ones(2)).dtype == np.float64  # a float64 array does
     assert (a * al.Tensor(np.ones(2, np.float32))).dtype == np.float32
+
+
+def test_every_error_class_is_exported_from_the_package() -> None:
+    """`except al.SomethingError` works for every error the package raises."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.walk_packages(al.__path__, "autograd_lite."):
+        if not module.name.endswith("__main__"):
+            importlib.import_module(module.name)
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    missing = sorted({c.__name__ for c in subclasses(al.AutogradLiteError)
+                      if c.__module__.startswith("autograd_lite")
+                      and getattr(al, c.__name__, None) is not c})
+    assert missing == []

@@ -24,6 +24,7 @@ import numpy as np
 
 from autograd_lite.checking import resolution_floor
 from autograd_lite.diagnosis import Diagnosis
+from autograd_lite.errors import WriteupError
 from autograd_lite.verify import Check, _add, _largest, _spread
 from autograd_lite.writeup import extract
 from autograd_lite.writeup.judging import WriteupCheck, WriteupReport, judge, tolerances
@@ -47,7 +48,6 @@ from autograd_lite.writeup.syntax import (
     Parser,
     Reduce,
     Sym,
-    WriteupError,
     free_indices,
     walk,
 )

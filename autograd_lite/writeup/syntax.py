@@ -25,14 +25,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from autograd_lite.errors import DerivationError
-
 MAX_DEPTH = 60
 MAX_TOKENS = 4_000
-
-
-class WriteupError(DerivationError):
-    """A writeup that cannot be read at all (too large, unreadable)."""
 
 
 class NotUnderstood(Exception):
