@@ -140,12 +140,21 @@ class Model:
         self.steps = 0
         self.total_steps = 0
         self._keys: dict[Node, str] = {}
+        self._free: dict[Node, frozenset[str]] = {}
         self._size_dims: dict[str, Dim] = {}
         self._definition_shapes: dict[str, Shape] = {}
         self._expanding: set[str] = set()
         self._all_dims: list[Dim] = []
 
     # -- structure
+
+    def free_indices(self, node: Node) -> frozenset[str]:
+        """The node's free index letters (syntax.free_indices), found once per node: an
+        evaluation asks it of every node it visits, each time."""
+        free = self._free.get(node)
+        if free is None:
+            free = self._free[node] = frozenset(free_indices(node))
+        return free
     def key(self, node: Node) -> str:
         """The node's tree with every defined symbol expanded: equal keys, one tape node."""
         cached = self._keys.get(node)
@@ -412,7 +421,7 @@ class Evaluation:
         if self.model.total_steps > MAX_TOTAL_STEPS:
             raise NotUnderstood(f"the writeup's work budget ({MAX_TOTAL_STEPS} evaluation "
                                 "steps) is spent: split the writeup or give smaller sizes")
-        indexed = bool(free_indices(node))
+        indexed = bool(self.model.free_indices(node))
         key = None if indexed else self.model.key(node)
         if key is not None:
             if key in self.overrides:
@@ -647,7 +656,7 @@ class Evaluation:
     def derivative_with_numeric(self, node: Deriv, numeric: bool = True
                                 ) -> tuple[np.ndarray, Numeric | None]:
         env_key = tuple(sorted((k, v) for k, v in self.env.items()
-                               if k in free_indices(node.of)))
+                               if k in self.model.free_indices(node.of)))
         cache_key = (self.model.key(node.of), self.model.key(node.wrt), env_key, numeric)
         if cache_key in self.cache:
             return self.cache[cache_key]
