@@ -313,16 +313,10 @@ def _numeric_value(f: Callable[..., Any], arrays: Sequence[np.ndarray], seed: in
     dispatch. A function that cannot be traced (a Python branch on a value, a random draw, a
     change to its inputs) or fails while tracing runs as it is, and reports its own errors."""
     if seed is None and evaluations >= COMPILE_FROM:
-        from autograd_lite.compile import Compiled
+        from autograd_lite.compile import compiled_or_none
 
-        compiled = Compiled(f)
-        try:
-            with warnings.catch_warnings():  # (the eager evaluations warn, if f warns)
-                warnings.simplefilter("ignore")
-                compiled(*[np.array(a) for a in arrays])
-        except Exception:  # (tracing is only a speed-up: f runs as it is)
-            pass
-        else:
+        compiled = compiled_or_none(f, *[np.array(a) for a in arrays])
+        if compiled is not None:
             return lambda copies: _number(compiled(*copies), cotangent)
 
     def eager(copies: list[np.ndarray]) -> float:

@@ -26,6 +26,7 @@ import inspect
 import keyword
 import operator
 import random
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -37,7 +38,8 @@ from autograd_lite.modes import current_mode
 from autograd_lite.registry import Op, explain_failure
 from autograd_lite.tensor import Tensor
 
-__all__ = ["CompileError", "Compiled", "ConcretizationError", "backward_source", "compile"]
+__all__ = ["CompileError", "Compiled", "ConcretizationError", "backward_source", "compile",
+           "compiled_or_none"]
 
 
 class ConcretizationError(AutogradLiteError, TypeError):
@@ -886,6 +888,21 @@ class _RandomGuard:
 
 
 _SIGNATURE = operator.attrgetter("__class__", "shape", "dtype")  # what a program is for
+
+
+def compiled_or_none(f: Callable[..., Any], *arrays: np.ndarray) -> Compiled | None:
+    """``al.compile(f)`` traced for ``arrays``, or None when f cannot be traced or fails while
+    tracing: for callers to whom compiling is only a speed-up (gradcheck's and the verifier's
+    finite differences), which then run f as it is and see its own errors. Warnings raised
+    while tracing are dropped (f's eager evaluations raise them)."""
+    compiled = Compiled(f)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compiled(*arrays)
+    except Exception:
+        return None
+    return compiled
 
 
 class Compiled:

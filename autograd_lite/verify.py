@@ -37,7 +37,6 @@ import sysconfig
 import threading
 import tokenize
 import types
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -414,17 +413,11 @@ class _Evaluator:
     def _compile(self, arrays: Mapping[str, np.ndarray]) -> Callable[..., Any] | None:
         """The loss as a compiled function of the inputs' arrays (in ``arrays``' order), or
         None when it cannot be traced (a Python branch on a value, say): then it runs eagerly."""
-        from autograd_lite.compile import Compiled
+        from autograd_lite.compile import compiled_or_none
 
         names = self.names
-        compiled = Compiled(lambda *values: self._loss(dict(zip(names, values))))
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                compiled(*[arrays[k].copy() for k in names])
-        except Exception:  # (compiling is only a speed-up: the loss runs as it is)
-            return None
-        return compiled
+        return compiled_or_none(lambda *values: self._loss(dict(zip(names, values))),
+                                *[arrays[k].copy() for k in names])
 
     def _loss(self, tensors: dict[str, Tensor]) -> Tensor:
         name = f"Derivation '{self.derivation.name}': loss"
