@@ -444,3 +444,31 @@ def test_cross_entropy_of_one_row_and_of_many_axes(shape, axis, reduction):
     grad = al.func.grad(loss)(logits, labels)
     np.testing.assert_allclose(grad, (probs - one_hot) * scale, rtol=1e-12, atol=1e-15)
     assert np.array_equal(al.compile(al.func.grad(loss))(logits, labels), grad)
+
+
+def test_a_user_op_specializes_its_forward_while_tracing():
+    """register_op(..., specialize=): called once while tracing with the inputs and settings;
+    the program calls the forward it returns, with its settings; eager calls never use it."""
+    seen = []
+
+    def scale_forward(x, factor=2.0):
+        return x * factor
+
+    def scale_specialized(x, *, factor, square):
+        return x * factor * factor if square else x * factor
+
+    def specialize(x, factor=2.0):
+        seen.append((np.shape(x), factor))
+        return scale_specialized, {"factor": float(factor), "square": False}
+
+    scale = al.register_op("scale_specialized", scale_forward,
+                           [lambda g, out, x, factor=2.0: g * factor], specialize=specialize)
+    x = np.linspace(-1.0, 1.0, 6)
+    assert np.array_equal(scale(x, factor=3.0), x * 3.0) and seen == []  # eager: not called
+    step = al.compile(al.func.value_and_grad(lambda t: al.sum(scale(t, factor=3.0) ** 2)))
+    _, grad = step(x)
+    assert seen == [((6,), 3.0)]
+    assert "scale_specialized_forward(t, factor=3.0, square=False)" in step.source
+    np.testing.assert_allclose(grad, 18.0 * x, rtol=1e-15)  # d/dx Σ (3x)² = 18x
+    step(x + 1.0)
+    assert len(seen) == 1  # a replay does not specialize again
