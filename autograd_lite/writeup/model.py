@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -155,19 +156,25 @@ class Model:
         if free is None:
             free = self._free[node] = frozenset(free_indices(node))
         return free
+    @contextlib.contextmanager
+    def _expanding_definition(self, name: str) -> Iterator[None]:
+        """Inside the expansion of ``name``'s definition; refused when it needs itself."""
+        if name in self._expanding:
+            raise NotUnderstood(f"{name} is defined in terms of itself")
+        self._expanding.add(name)
+        try:
+            yield
+        finally:
+            self._expanding.discard(name)
+
     def key(self, node: Node) -> str:
         """The node's tree with every defined symbol expanded: equal keys, one tape node."""
         cached = self._keys.get(node)
         if cached is not None:
             return cached
         if isinstance(node, Sym) and node.name in self.definitions:
-            if node.name in self._expanding:
-                raise NotUnderstood(f"{node.name} is defined in terms of itself")
-            self._expanding.add(node.name)
-            try:
+            with self._expanding_definition(node.name):
                 text = self.key(self.definitions[node.name])
-            finally:
-                self._expanding.discard(node.name)
         elif isinstance(node, Sym | Num | Ones | Kronecker):
             text = repr(node)
         elif isinstance(node, Unary):
@@ -247,13 +254,8 @@ class Model:
         if isinstance(node, Sym):
             if node.name in self.definitions:
                 if node.name not in self._definition_shapes:
-                    if node.name in self._expanding:
-                        raise NotUnderstood(f"{node.name} is defined in terms of itself")
-                    self._expanding.add(node.name)
-                    try:
+                    with self._expanding_definition(node.name):
                         shape = self.infer(self.definitions[node.name])
-                    finally:
-                        self._expanding.discard(node.name)
                     declared = self.declarations.get(node.name)
                     if declared is not None:
                         self.match(shape, self.input_shape(node.name))
