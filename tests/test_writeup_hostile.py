@@ -143,3 +143,17 @@ def test_the_work_of_a_whole_writeup_is_bounded(monkeypatch):
     report = check_writeup(text, dims={"N": 40})
     assert time.perf_counter() - start < 60
     assert "work budget" in reasons(report)
+
+
+def test_definitions_that_need_themselves_are_listed_not_checked() -> None:
+    """a = b + x, b = a + x: every line that needs them is listed with the reason, nothing
+    recurses without end and nothing passes."""
+    from autograd_lite.writeup import check_writeup
+
+    text = ("$x \\in \\mathbb{R}^{1 \\times 3}$.\n\n"
+            "$$a = b + x, \\qquad b = a + x, \\qquad J = \\sum_i a_i$$\n\n"
+            "$$\\frac{\\partial J}{\\partial x} = 2 x$$\n")
+    report = check_writeup(text)
+    assert report.checks == []
+    reasons = [entry["reason"] for entry in report.not_checked]
+    assert len(reasons) == 4 and all("is defined in terms of itself" in r for r in reasons)
