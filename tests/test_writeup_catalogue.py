@@ -95,7 +95,8 @@ def test_the_diagnoses_name_the_slip():
 
 
 def test_the_markdown_report_marks_every_equation():
-    from autograd_lite.writeup.present import is_writeup, markdown_section, not_checked_lines
+    from autograd_lite.verify import is_writeup
+    from autograd_lite.writeup.present import markdown_section, not_checked_lines
 
     wrong = check_writeup(Path(__file__).parent / "writeups" / "wrong_steps.md")
     text = markdown_section(wrong)

@@ -4,22 +4,14 @@ the text table of ``autograd-lite verify``."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
-from autograd_lite.verify import WRITEUP_SUFFIXES, is_writeup
 from autograd_lite.writeup.judging import WriteupReport
 
-__all__ = ["WRITEUP_SUFFIXES", "is_writeup", "markdown_section", "not_checked_lines",
-           "writeup_files"]
+__all__ = ["markdown_section", "not_checked_lines"]
 
 MARKS = {"passed": "✅ passed", "failed": "❌ failed", "not checked": "⚪ not checked",
          "partly checked": "◐ partly checked", "definition": "definition",
          "declaration": "declaration", "sizes": "sizes"}
-
-
-def writeup_files(folder: str | Path) -> list[Path]:
-    """The writeups directly inside ``folder``, sorted."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and is_writeup(p))
 
 
 def not_checked_lines(report: WriteupReport, width: int = 60) -> list[str]:

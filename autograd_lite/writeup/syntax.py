@@ -267,10 +267,6 @@ def walk(node: Node):
         yield from walk(child)
 
 
-def symbols(node: Node) -> set[str]:
-    return {n.name for n in walk(node) if isinstance(n, Sym)}
-
-
 def free_indices(node: Node) -> set[str]:
     """Index letters used in ``node`` and not bound by a ``\\sum``/``\\max`` inside it."""
     if isinstance(node, Index):
