@@ -74,7 +74,7 @@ class Line:
     does (a ufunc, or an op whose forward writes into ``out``)."""
 
     __slots__ = ("args", "elementwise", "fn", "fn_obj", "kwargs", "out", "record", "targets",
-                 "uses")
+                 "unpacks", "uses")
 
     def __init__(self, targets: tuple[Var | None, ...], fn: Lit, args: list[Any],
                  kwargs: list[tuple[str, Any]], elementwise: bool) -> None:
@@ -85,6 +85,7 @@ class Line:
             self.uses += [v for _, v in kwargs if type(v) is Var]
         self.elementwise = elementwise
         self.out: Var | None = None  # the operand whose buffer receives the result, if any
+        self.unpacks = False  # fn returns a tuple, unpacked into the targets
         self.record: tuple[Op, list[Any], dict[str, Any], Var | None, Var] | None = None
 
 
@@ -301,10 +302,11 @@ class Tracer:
         return self._names[key]
 
     def call(self, fn: Any, args: Sequence[Any], kwargs: dict[str, Any] | None = None,
-             hint: str = "t", elementwise: bool = False, outputs: int = 1,
+             hint: str = "t", elementwise: bool = False, outputs: int | None = None,
              fn_hint: str | None = None, result: Any = _UNSET) -> Any:
         """Emit ``fn(*args, **kwargs)`` as a line, evaluate it on the traced values and return
-        the new Var (a tuple of Vars, None where unused, when ``outputs > 1``)."""
+        the new Var; with ``outputs``, fn returns a tuple of that many values, unpacked into a
+        tuple of Vars (None where unused)."""
         refer = self.refer
         refs = [a if type(a) is Var else refer(a) for a in args]
         kw = [(k, refer(v)) for k, v in kwargs.items()] if kwargs else []
@@ -314,11 +316,12 @@ class Tracer:
         line = Line((), refer(fn, fn_hint or getattr(fn, "__name__", "fn")), refs, kw,
                     elementwise)
         self.lines.append(line)
-        if outputs == 1:
+        if outputs is None:
             var = Var(result, "value", hint)
             line.targets = (var,)
             return var
         line.targets = tuple(None if r is None else Var(r, "value", hint) for r in result)
+        line.unpacks = True
         return line.targets
 
     # -- the forward: registry.apply hands every call with a Traced operand here
@@ -664,7 +667,7 @@ class Program:
                 if t is not None:
                     t.slot = len(registers)
                     registers.append(None)
-            if len(targets) == 1:
+            if not line.unpacks:
                 steps.append((line.fn_obj, args, kwargs, targets[0].slot, ()))
             else:
                 steps.append((line.fn_obj, args, kwargs, -1,
@@ -787,8 +790,8 @@ class Program:
             if line.out is not None:
                 args.append(f"out={line.out.name}")
             targets = line.targets
-            targets = (targets[0].name if len(targets) == 1 and targets[0] is not None else
-                       ", ".join("_" if t is None else t.name for t in targets))
+            targets = (", ".join("_" if t is None else t.name for t in targets)
+                       + ("," if len(targets) == 1 else "") if line.unpacks else targets[0].name)
             text = f"    {targets} = {line.fn}({', '.join(args)})"
             if line.fn == "np.transpose" and len(args) == 1:  # (the same view, without
                 text = f"    {targets} = {args[0]}.T"             # np.transpose's Python)
@@ -1092,15 +1095,9 @@ class Compiled:
             return [ref(x) for x in leaves], structure
         kind, _, argnums, has_aux = self.transform
         out, aux = _split_aux(result, has_aux, "grad")
-        if type(out) is Tensor or isinstance(out, Tensor):
-            size = int(np.prod(out.shape))
-        else:
-            size = int(np.size(out)) if not isinstance(out, (tuple, list, dict)) else -1
-        if size != 1:
-            raise DTypeError(f"grad: f must return a single-element value (a scalar loss), got "
-                             f"{'a container' if size < 0 else np.shape(out)}. Reduce it "
-                             "(sum or mean), or use jacrev/vjp for non-scalar outputs.")
-        from autograd_lite.func import _unflatten
+        from autograd_lite.func import _require_scalar, _unflatten
+
+        _require_scalar(out)
 
         wrt = [v for i in nums for v in arg_vars[i]]
         loss = out._var if type(out) is Traced else None

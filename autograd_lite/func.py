@@ -202,7 +202,17 @@ def _aux_result(aux: Any, nested: bool) -> Any:
 
 
 def _shape(value: Any) -> tuple[int, ...]:
-    return value.shape if type(value) is Tensor else np.shape(value)
+    return value.shape if isinstance(value, Tensor) else np.shape(value)
+
+
+def _require_scalar(out: Any) -> None:
+    """grad and value_and_grad differentiate a single-element output: a scalar loss."""
+    if isinstance(out, (tuple, list, dict)) or int(np.prod(_shape(out))) != 1:
+        shape = "a container" if isinstance(out, (tuple, list, dict)) else (
+            f"shape {_shape(out)}")
+        raise ShapeError(f"grad: f must return a single-element value (a scalar loss), got "
+                         f"{shape}. Reduce it (sum or mean), or use jacrev/vjp for "
+                         "non-scalar outputs.")
 
 
 def _dtype(value: Any) -> np.dtype:
@@ -279,12 +289,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
         result = vjp(_partial(f, args, kwargs, nums), *(args[i] for i in nums),
                      has_aux=has_aux)
         out, pull = result[0], result[1]
-        if isinstance(out, (tuple, list, dict)) or int(np.prod(_shape(out))) != 1:
-            shape = "a container" if isinstance(out, (tuple, list, dict)) else (
-                f"shape {_shape(out)}")
-            raise ShapeError(f"grad: f must return a single-element value (a scalar loss), got "
-                             f"{shape}. Reduce it (sum or mean), or use jacrev/vjp for "
-                             "non-scalar outputs.")
+        _require_scalar(out)
         seed = np.ones(_shape(out), dtype=_dtype(out))
         grads = pull(seed)
         grads = grads[0] if isinstance(argnums, int) else grads

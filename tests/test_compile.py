@@ -472,3 +472,21 @@ def test_a_user_op_specializes_its_forward_while_tracing():
     np.testing.assert_allclose(grad, 18.0 * x, rtol=1e-15)  # d/dx Σ (3x)² = 18x
     step(x + 1.0)
     assert len(seen) == 1  # a replay does not specialize again
+
+
+def test_a_one_input_user_op_with_a_joint_vjp_compiles():
+    """A VJP given as one function returning a 1-tuple (register_op's own example's form)."""
+    softplus = al.register_op("softplus_joint", lambda x: np.logaddexp(0.0, x),
+                              lambda g, out, x: (g * al.sigmoid(x),))
+    x = np.linspace(-2.0, 2.0, 5)
+    step = al.compile(al.func.grad(lambda t: al.sum(softplus(t) * 3.0)))
+    np.testing.assert_allclose(step(x), 3.0 / (1.0 + np.exp(-x)), rtol=1e-15)
+    assert np.array_equal(step(x), al.func.grad(lambda t: al.sum(softplus(t) * 3.0))(x))
+    assert ", = softplus_joint_vjp(" in step.source  # (its one gradient, unpacked)
+
+
+def test_a_non_scalar_loss_is_refused_by_compiled_grad_as_by_grad():
+    with pytest.raises(al.ShapeError, match="single-element value"):
+        al.compile(al.func.grad(lambda x: x * 2.0))(np.ones(3))
+    with pytest.raises(al.ShapeError, match="single-element value"):
+        al.func.grad(lambda x: x * 2.0)(np.ones(3))

@@ -419,3 +419,10 @@ def test_numpy_linalg_array_api_functions(name: str, arrays: list[np.ndarray],
     np.testing.assert_allclose(got.data, call(*arrays), rtol=1e-12, atol=1e-12)
     assert_matches_fd(call, arrays)
     assert_second_order_matches_fd(lambda *xs: call(*xs) ** 2, arrays)
+
+
+def test_matrix_power_zero_of_a_stack_has_a_zero_gradient_of_the_stack_s_shape():
+    """A⁰ = I whatever A is, for each matrix of a stack: the gradient is 0, of A's shape."""
+    stack = al.Tensor(np.random.default_rng(3).standard_normal((3, 2, 2)), requires_grad=True)
+    (al.linalg.matrix_power(stack, 0) * np.arange(12.0).reshape(3, 2, 2)).sum().backward()
+    assert stack.grad.shape == (3, 2, 2) and not stack.grad.any()
