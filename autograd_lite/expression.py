@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ast
 import difflib
-import inspect
 import math
 import re
 import warnings
@@ -54,10 +53,6 @@ BINARY: dict[type, Op] = {
     ast.Add: ops.add, ast.Sub: ops.sub, ast.Mult: ops.mul, ast.Div: ops.div,
     ast.MatMult: ops.matmul, ast.Pow: ops.pow,
 }
-# Settings a built-in's forward takes positionally without a default (so they cannot be told
-# from operands by its signature).
-REQUIRED_SETTINGS = {"reshape": ("shape",), "broadcast_to": ("shape",), "astype": ("dtype",),
-                     "getitem": ("index",), "scatter_add": ("index", "shape")}
 # What the positional arguments of a method call mean when they are settings, as
 # NumPy's and the Tensor's methods take them: x.reshape(2, 3), x.transpose(1, 0), x.sum(0).
 METHOD_SETTINGS = {"reshape": ("shape", True), "broadcast_to": ("shape", True),
@@ -109,28 +104,18 @@ class Signature:
 
 
 def signature(op: Op) -> Signature:
-    """The operands and settings of ``op``, read from its forward's signature."""
-    forward = op.forward
-    if isinstance(forward, np.ufunc):  # its keywords (out, where, ...) are not settings
-        return Signature(forward.nin, forward.nin, frozenset())
-    try:
-        parameters = list(inspect.signature(forward).parameters.values())
-    except (TypeError, ValueError):
+    """The operands and settings of ``op``: its registered signature (what ``Op.bind`` takes);
+    an operand the forward gives a default may be left out."""
+    if op.signature is None:
         return Signature(0, None, None)
-    required = REQUIRED_SETTINGS.get(op.name, ()) if op.builtin else ()
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    operands = [p for p in parameters if p.kind in positional
-                and p.default is p.empty and p.name not in required]
-    variadic = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)
-    open_keywords = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
-    names = {p.name for p in operands}
-    settings = frozenset(p.name for p in parameters if p.name not in names and p.kind not in
-                         (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD))
-    least = len(operands) + (1 if variadic and not operands else 0)
-    needed = frozenset(p.name for p in parameters if p.name in settings
-                       and p.default is p.empty)
-    return Signature(least, None if variadic else len(operands),
-                     None if open_keywords else settings, needed)
+    parameters = op.signature.parameters
+    fixed = [name for name in op.inputs if not name.startswith("*")]
+    variadic = len(fixed) < len(op.inputs)
+    least = sum(1 for name in fixed if parameters[name].default is parameters[name].empty)
+    return Signature(max(least, 1 if variadic and not fixed else 0),
+                     None if variadic else len(fixed),
+                     None if op.takes_any_setting else frozenset(op.settings),
+                     frozenset(op.required))
 
 
 # --------------------------------------------------------------------------------- parsing
@@ -716,9 +701,10 @@ def _predicted_size(name: str, operands: list[Any], settings: Mapping[str, Any])
         return math.prod(batch) * rows * columns
     if name == "getitem":
         return _indexed_size(shapes[0], settings.get("index"))
-    if name in REQUIRED_SETTINGS or name in METHOD_SETTINGS or name in (
-            "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "abs", "sigmoid",
-            "tanh", "relu", "softmax_cross_entropy"):
+    if name in METHOD_SETTINGS or name in (
+            "reshape", "broadcast_to", "astype", "scatter_add", "add", "sub", "mul", "div",
+            "pow", "neg", "exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu",
+            "softmax_cross_entropy"):
         try:
             return math.prod(np.broadcast_shapes(*shapes))
         except ValueError:

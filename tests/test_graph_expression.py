@@ -250,3 +250,24 @@ def test_the_limits_are_documented() -> None:
                   graph.EDGE_LIMIT, graph.RENDER_SECONDS, graph.NAME_CHARS,
                   graph.EXPRESSION_CHARS, graph.TITLE_CHARS, graph.NOTE_CHARS):
         assert f"{value:,}" in page, value
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    ("expand_dims(x, axis=0)", lambda x: np.expand_dims(x, 0)),
+    ("roll(x, shift=1)", lambda x: np.roll(x, 1)),
+    ("tile(x, reps=2)", lambda x: np.tile(x, 2)),
+    ("repeat(x, repeats=2)", lambda x: np.repeat(x, 2)),
+    ("swapaxes(x.reshape(3, 2), axis1=0, axis2=1)", lambda x: x.reshape(3, 2).T),
+    ("clip(x, -0.5, 0.5)", lambda x: np.clip(x, -0.5, 0.5)),
+])
+def test_expressions_take_the_settings_the_ops_take(expression, expected) -> None:
+    """An expression's op takes the settings its registration takes (one signature, the op's)."""
+    out, inputs = build(expression, parse_inputs(["x=6"]))
+    np.testing.assert_array_equal(out.data, expected(inputs["x"].data))
+
+
+def test_a_required_setting_and_an_unknown_one_are_refused_with_the_signature() -> None:
+    with pytest.raises(al.ExpressionError, match="reshape needs shape="):
+        parse("reshape(x)")
+    with pytest.raises(al.ExpressionError, match=r"roll has no setting 'shfit'.*did you mean"):
+        parse("roll(x, shfit=1)")
