@@ -27,6 +27,14 @@ from typing import Any
 
 from autograd_lite.errors import AutogradLiteError
 from autograd_lite.explain import explanation_of
+from autograd_lite.report import (
+    SECOND_ORDER,
+    is_writeup_report,
+    render_graphs,
+    slug,
+    summary,
+    table,
+)
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -141,10 +149,6 @@ def _markdown() -> Any:
 # ------------------------------------------------------------------------------ writeups
 _MARKS = {"passed": ("pass", "✔ passed"), "failed": ("fail", "✘ failed"),
           "not checked": ("skip", "○ not checked"), "partly checked": ("part", "◐ partly checked")}
-
-
-def _is_writeup(report: Any) -> bool:
-    return hasattr(report, "not_checked") and hasattr(report, "equations")
 
 
 def _marks(report: Any, first: int, last: int) -> str:
@@ -329,7 +333,6 @@ def _graph_svgs(reports: Sequence[Any], graphs: dict[int, Path] | None
                 ) -> dict[int, ET.Element | str]:
     """Each report's graph as parsed SVG (from ``graphs`` where given, else rendered into a
     temporary folder), or the reason it could not be drawn."""
-    from autograd_lite.report import render_graphs
 
     out: dict[int, ET.Element | str] = {}
     with tempfile.TemporaryDirectory(prefix="autograd-lite-graphs-") as tmp:
@@ -457,8 +460,6 @@ def _section(report: Any, anchor: str, svg: ET.Element | str | None,
     if tolerances:
         out.append(f'<p class="meta">Tolerances: {tolerances}.</p>')
     if any(getattr(c, "kind", "") in ("hessian", "hvp") for c in getattr(report, "checks", [])):
-        from autograd_lite.report import SECOND_ORDER
-
         out.append(f'<p class="meta">{_esc(SECOND_ORDER[0].upper() + SECOND_ORDER[1:])}.</p>')
     out.append(_checks_table(report, anchors))
     diagnoses = _diagnoses(report)
@@ -517,24 +518,13 @@ def _diagnoses(report: Any) -> str:
     return f'<ul class="diagnoses">{"".join(items)}</ul>' if items else ""
 
 
-def _counts(reports: Sequence[Any], errors: Sequence[str]) -> str:
-    checks = [c for r in reports for c in getattr(r, "checks", [])]
-    failed = sum(not getattr(c, "passed", False) for c in checks)
-    skipped = sum(len(getattr(r, "not_checked", None) or []) for r in reports)
-    also = f"; {skipped} writeup equation(s) not checked" if skipped else ""
-    return (f"{len(reports)} derivations, {len(checks)} checks: {len(checks) - failed} passed, "
-            f"{failed} failed{also}; {len(errors)} could not be verified")
-
-
 def _body(reports: Sequence[Any], errors: Sequence[str], svgs: dict[int, ET.Element | str],
           title: str = "autograd_lite verification report") -> str:
-    from autograd_lite.report import slug
-
     taken: set[str] = set()
     anchors = [slug(r.name, taken) for r in reports]
     ok = not errors and all(getattr(r, "passed", False) for r in reports)
     out = [f"<h1>{_esc(title)} {_badge('PASS' if ok else 'FAIL')}</h1>",
-           f'<p class="summary">{_esc(_counts(reports, errors))}.</p>']
+           f'<p class="summary">{_esc(summary(reports, errors))}.</p>']
     if reports:
         out.append("<table class=\"summary-table\"><thead><tr><th>derivation</th><th>file</th>"
                    "<th>checks</th><th>result</th></tr></thead><tbody>")
@@ -552,10 +542,10 @@ def _body(reports: Sequence[Any], errors: Sequence[str], svgs: dict[int, ET.Elem
         out.append("</ul>")
     shown: dict[Path, str] = {}
     for report, anchor in zip(reports, anchors):  # a writeup shows its math, marked, once
-        if _is_writeup(report) and getattr(report, "file", None) and not report.error:
+        if is_writeup_report(report) and getattr(report, "file", None) and not report.error:
             shown.setdefault(Path(report.file).resolve(), f"{anchor}-math")
     for i, (report, anchor) in enumerate(zip(reports, anchors)):
-        if _is_writeup(report):
+        if is_writeup_report(report):
             out.append(_writeup_section(report, anchor))
             continue
         source = _source_file(report)
@@ -601,9 +591,7 @@ def _fragment(body: str) -> str:
 
 def derivation_html(report: Any) -> str:
     """One verified derivation as HTML (notebooks): its math, table, diagnoses and graph."""
-    from autograd_lite.report import slug
-
-    if _is_writeup(report):
+    if is_writeup_report(report):
         return _fragment(_writeup_section(report, slug(report.name, set()), "h3"))
     source = _source_file(report)
     math_html = markdown_to_html(source.read_text(encoding="utf-8"), 3) if source else None
@@ -660,8 +648,6 @@ class Reports(list):  # type: ignore[type-arg]
         return not self.errors and all(r.passed for r in self)
 
     def __str__(self) -> str:
-        from autograd_lite.report import table
-
         return table(self, self.errors)
 
     def _repr_html_(self) -> str:
@@ -677,6 +663,5 @@ def verify_files(*paths: str | Path) -> Reports:
     verify`` does) and return the reports; in a notebook they display as HTML."""
     from autograd_lite.verify import verify_paths
 
-    missing = [f"{p}: no such file or folder" for p in paths if not Path(p).exists()]
-    reports, errors = verify_paths([p for p in paths if Path(p).exists()])
-    return Reports(reports, missing + list(errors))
+    reports, errors = verify_paths(paths)
+    return Reports(reports, list(errors))

@@ -96,7 +96,7 @@ def counts(reports: Sequence[DerivationReport], errors: Sequence[str]) -> dict[s
     return result
 
 
-def _summary(reports: Sequence[DerivationReport], errors: Sequence[str]) -> str:
+def summary(reports: Sequence[DerivationReport], errors: Sequence[str]) -> str:
     n = counts(reports, errors)
     extra = "".join(f", {n[k]} {label}" for k, label in (("kink", "at a kink"),
                                                            ("unreliable", "with an unreliable "
@@ -151,7 +151,7 @@ def table(reports: Sequence[DerivationReport], errors: Sequence[str]) -> str:
     for error in errors:
         if not any(r.error and error.endswith(r.error) for r in reports):
             lines.append(f"ERROR  {error}")
-    lines.append(_summary(reports, errors))
+    lines.append(summary(reports, errors))
     return "\n".join(lines)
 
 
@@ -232,7 +232,7 @@ def write_markdown(reports: Sequence[DerivationReport], errors: Sequence[str],
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     out = ["# autograd_lite verification report", ""]
-    out += [_summary(reports, errors) + ".", "",
+    out += [summary(reports, errors) + ".", "",
             "Each comparison is the worst element's |a − b| / tolerance (≤ 1 agrees). KINK: the "
             "finite differences disagree only where the one-sided slopes differ; UNRELIABLE: "
             "formula and tape agree, the finite differences are in doubt. Neither is a "

@@ -275,3 +275,20 @@ def test_the_page_renders_in_chromium(report_dir: Path, tmp_path: Path) -> None:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1280, 2400)
+
+
+def test_a_missing_path_is_one_error_even_when_it_is_the_only_path() -> None:
+    assert verify_files("no-such-file.py").errors == ["no-such-file.py: no such file or folder"]
+
+
+def test_the_page_and_the_cli_table_give_the_same_summary(tmp_path: Path) -> None:
+    """One summary line (report.summary): writeups, kinks and timeouts counted alike."""
+    import html
+
+    from autograd_lite.report import summary
+
+    reports = verify_files(ROOT / "derivations" / "neural_network.md",
+                           ROOT / "derivations" / "softmax.py")
+    line = summary(reports, reports.errors)
+    assert "writeups" in line and line in str(reports)
+    assert html.escape(line) in reports.write_html(tmp_path).read_text(encoding="utf-8")
