@@ -44,21 +44,6 @@ _INPUT = Op("transform_input", lambda x: x, (lambda g, out, x: g,), saves="none"
             jvp=(lambda t, out, x: t,), doc="x  ·  g (a transform's own copy of its argument)")
 
 
-def _stack_rows_vjp(g: Any, out: Any, *xs: Any) -> tuple[Any, ...]:
-    return tuple(g[i] for i in range(len(xs)))
-
-
-def _stack_rows_jvp(tangents: tuple[Any, ...], out: Any, *xs: Any) -> Any:
-    filled = tuple(np.zeros(np.shape(x), dtype=out.dtype) if t is None else t
-                   for t, x in zip(tangents, xs))
-    return apply(_STACK, filled, NO_SETTINGS)
-
-
-# Rows of a Jacobian joined on a new first axis (internal: ops.stack's signature is changing).
-_STACK = Op("stack_rows", lambda *xs: np.stack(xs), _stack_rows_vjp, jvp=_stack_rows_jvp,
-            saves="none", doc="x₁, x₂, … stacked on a new axis 0  ·  g[i] to xᵢ")
-
-
 # --------------------------------------------------------------------------------- pytrees
 def _flatten(tree: Any) -> tuple[list[Any], Any]:
     """The leaves of nested tuples, lists and dicts (None is an empty subtree), and the
@@ -379,7 +364,7 @@ def _stacked(parts: list[Any], shape: tuple[int, ...], like: Any, nested: bool) 
     """``parts`` (arrays of one shape) stacked on a new first axis, in ``shape``."""
     if not parts:
         return _zeros(np.zeros(shape, dtype=_dtype(like)), nested)
-    return _result(ops.reshape(apply(_STACK, tuple(parts), NO_SETTINGS), shape=shape), nested)
+    return _result(ops.reshape(ops.stack(list(parts)), shape=shape), nested)
 
 
 def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
@@ -449,7 +434,7 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
                 if not columns[j]:
                     per_input.append(_zeros(np.zeros((*shape, *x.shape), _dtype(o)), nested))
                     continue
-                stacked = apply(_STACK, tuple(c[k] for c in columns[j]), NO_SETTINGS)
+                stacked = ops.stack([c[k] for c in columns[j]])
                 moved = ops.transpose(stacked, axes=(*range(1, len(shape) + 1), 0))
                 per_input.append(_result(ops.reshape(moved, shape=(*shape, *x.shape)), nested))
             block = _unflatten(in_structure, per_input)

@@ -32,7 +32,7 @@ from autograd_lite.errors import InputValueError, ShapeError, SignatureError
 from autograd_lite.ops import abs as _abs
 from autograd_lite.ops import getitem
 from autograd_lite.ops import sum as _sum
-from autograd_lite.shapes import moveaxis, pad, real_input, register, swapaxes, tril, triu
+from autograd_lite.shapes import moveaxis, real_input, register, swapaxes, tril, triu
 from autograd_lite.tensor import Tensor, raw
 
 FAMILY = "linalg"
@@ -77,20 +77,6 @@ def _lapack(name: str, numpy_fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 def _eye(n: int, like: Any) -> np.ndarray:
     return np.eye(n, dtype=np.result_type(raw(like)))
-
-
-def _join(parts: list[Any], axis: int) -> Any:
-    """The parts joined along ``axis`` (negative), each zero-padded into place and summed:
-    made of ``pad`` so that it stays differentiable whatever ``concatenate`` takes."""
-    total, start = sum(int(p.shape[axis]) for p in parts), 0
-    joined = None
-    for part in parts:
-        widths = [(0, 0)] * part.ndim
-        widths[axis] = (start, total - start - int(part.shape[axis]))
-        placed = pad(part, widths)
-        joined = placed if joined is None else joined + placed
-        start += int(part.shape[axis])
-    return joined
 
 
 def _column(v: Any) -> Any:
@@ -313,7 +299,7 @@ def _eigh_jvp(t: Any, out: Any, a: Any, UPLO: str = "L") -> Any:
     rotated = v.mT @ sym @ v
     w_dot = (rotated * _eye(w.shape[-1], w)).sum(axis=-1)
     v_dot = v @ (_gap_factors(w, "eigh", "eigenvalue") * rotated)
-    return _join([w_dot[..., None, :], v_dot], axis=-2)
+    return ops.concatenate([w_dot[..., None, :], v_dot], axis=-2)
 
 
 _eigh_op = _linalg("eigh", "(w; V) with A = V diag(w) Vᵀ, A's lower triangle read  ·  "
@@ -430,7 +416,8 @@ def _svd_jvp(t: Any, out: Any, a: Any, full_matrices: bool = True, compute_uv: b
     elif m < n:
         v_dot = v_dot + (_eye(n, a) - v @ vh) @ t.mT @ (u / s_row)
     batch = a.shape[:-2]
-    return _join([u_dot.reshape((*batch, -1)), s_dot, v_dot.mT.reshape((*batch, -1))], axis=-1)
+    return ops.concatenate([u_dot.reshape((*batch, -1)), s_dot,
+                            v_dot.mT.reshape((*batch, -1))], axis=-1)
 
 
 _svd_op = _linalg("svd", "(U, S, Vh) with A = U diag(S) Vh, packed  ·  Townsend 2016 (distinct "
@@ -521,7 +508,7 @@ def _qr_jvp(t: Any, out: Any, a: Any, mode: str = "reduced") -> Any:
         return r_dot
     q_dot = t_rinv - q @ (c - omega)
     batch = a.shape[:-2]
-    return _join([q_dot.reshape((*batch, -1)), r_dot.reshape((*batch, -1))], axis=-1)
+    return ops.concatenate([q_dot.reshape((*batch, -1)), r_dot.reshape((*batch, -1))], axis=-1)
 
 
 _qr_op = _linalg("qr", "(Q, R) with A = Q R, packed  ·  M = RR̄ᵀ − Q̄ᵀQ, Ā = (Q̄ + Q copyltu(M))"
