@@ -583,7 +583,7 @@ def _norm_kind(x: Any, ord: Any, axis: Any) -> tuple[str, tuple[int, ...]]:
         raise ShapeError(f"linalg.norm: ord={ord!r} with axis=None needs a 1-D or 2-D array, "
                          f"got shape {np.shape(raw(x))}; give axis=")
     axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-    axes = tuple(int(a) % ndim for a in axes)
+    axes = tuple(ops.check_axis(a, ndim, "linalg.norm") for a in axes)
     if len(axes) == 1:
         return "vector", axes
     if len(axes) == 2 and axes[0] != axes[1]:
@@ -706,8 +706,7 @@ def vector_norm(x: Any, *, axis: Any = None, keepdims: bool = False, ord: Any = 
     """The vector norm over ``axis`` (None: all axes; a tuple: those axes taken as one vector),
     as np.linalg.vector_norm."""
     ndim = np.ndim(raw(x))
-    axes = tuple(range(ndim)) if axis is None else (
-        tuple(a % ndim for a in axis) if isinstance(axis, (tuple, list)) else (axis % ndim,))
+    axes = ops._axes(axis, ndim, "linalg.vector_norm")
     if len(axes) == 1:
         return norm(x, ord=ord, axis=axes[0], keepdims=keepdims)
     shape = np.shape(raw(x))

@@ -21,9 +21,9 @@ import numpy as np
 from autograd_lite.engine import unbroadcast
 from autograd_lite.errors import InputValueError, ShapeError, SignatureError
 from autograd_lite.explain import Context, Latex, product
-from autograd_lite.ops import matmul
+from autograd_lite.ops import check_axis, matmul
 from autograd_lite.registry import register_op
-from autograd_lite.shapes import moveaxis, normalize_axis, real_input, register
+from autograd_lite.shapes import moveaxis, real_input, register
 from autograd_lite.tensor import raw
 
 FAMILY = "products"
@@ -170,8 +170,8 @@ def _tensordot_terms(ndim_a: int, ndim_b: int, axes: Any) -> tuple[list[str], st
     if len(axes_a) != len(axes_b):
         raise ShapeError(f"tensordot: axes {axes!r} pair {len(axes_a)} axes of a with "
                          f"{len(axes_b)} of b")
-    axes_a = [normalize_axis(int(d), ndim_a, "tensordot") for d in axes_a]
-    axes_b = [normalize_axis(int(d), ndim_b, "tensordot") for d in axes_b]
+    axes_a = [check_axis(int(d), ndim_a, "tensordot") for d in axes_a]
+    axes_b = [check_axis(int(d), ndim_b, "tensordot") for d in axes_b]
     term_a = _LETTERS[:ndim_a]
     free_b = iter(_LETTERS[ndim_a:ndim_a + ndim_b])
     term_b = "".join(term_a[axes_a[axes_b.index(d)]] if d in axes_b else next(free_b)
@@ -324,7 +324,7 @@ def _cross(a: np.ndarray, b: np.ndarray, axisa: int = -1, axisb: int = -1, axisc
     a, b = real_input("cross", a), real_input("cross", b)
     axisa, axisb, _ = _cross_axes(axisa, axisb, axisc, axis)
     for name, x, ax in (("a", a, axisa), ("b", b, axisb)):
-        if x.ndim == 0 or x.shape[normalize_axis(ax, x.ndim, "cross")] != 3:
+        if x.ndim == 0 or x.shape[check_axis(ax, x.ndim, "cross")] != 3:
             raise ShapeError(f"cross: {name} of shape {x.shape} needs 3 components along axis "
                              f"{ax} (2-vectors, deprecated by NumPy, are not supported: add a "
                              "zero third component)")

@@ -72,7 +72,7 @@ def _prod(a: np.ndarray, axis: Any = None, dtype: Any = None, out: Any = None,
           keepdims: bool = False) -> np.ndarray:
     """Π a over axis."""
     _no_dtype_out("prod", dtype, out)
-    return np.multiply.reduce(a, axis=_axes(axis, np.ndim(a)), keepdims=keepdims)
+    return np.multiply.reduce(a, axis=_axes(axis, np.ndim(a), "prod"), keepdims=keepdims)
 
 
 def _exclusive_cumprod(x: Any, axis: int) -> Any:
@@ -134,7 +134,7 @@ def _check_ddof(name: str, shape: tuple[int, ...], axis: Any, ddof: Any) -> int:
 def _variance(name: str, a: np.ndarray, axis: Any, ddof: Any, keepdims: bool) -> np.ndarray:
     """Σ (a − mean)² / (n − ddof) over axis, in two passes (as np.var, without its overhead)."""
     a = np.asarray(a)
-    axes = _axes(axis, a.ndim)
+    axes = _axes(axis, a.ndim, name)
     n = _check_ddof(name, a.shape, axis, ddof)
     centered = a - np.add.reduce(a, axis=axes, keepdims=True) / n
     centered *= centered

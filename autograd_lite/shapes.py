@@ -26,7 +26,7 @@ from autograd_lite.errors import (
     InputValueError,
     ShapeError,
 )
-from autograd_lite.ops import getitem, scatter_add, transpose
+from autograd_lite.ops import check_axis, getitem, scatter_add, transpose
 from autograd_lite.registry import register_op
 from autograd_lite.tensor import Tensor, raw
 
@@ -57,18 +57,6 @@ def real_input(name: str, x: Any) -> np.ndarray:
         raise DTypeError(f"{name}: complex input (dtype {x.dtype}) is not supported; "
                          "autograd_lite differentiates real float32/float64 data only")
     return x
-
-
-def normalize_axis(axis: int, ndim: int, name: str) -> int:
-    if not -ndim <= axis < ndim:
-        raise InputValueError(f"{name}: axis {axis} is out of bounds for an array with "
-                              f"{ndim} dimension(s)")
-    return axis % ndim
-
-
-def axes_tuple(axis: Any, ndim: int, name: str) -> tuple[int, ...]:
-    items = axis if isinstance(axis, (tuple, list)) else (axis,)
-    return tuple(normalize_axis(int(a), ndim, name) for a in items)
 
 
 # ---------------------------------------------------------------------- adding/removing axes
@@ -203,7 +191,7 @@ def _repeat_index(a: Any, repeats: Any, axis: Any) -> Any:
     source = np.repeat(np.arange(n), raw(repeats))
     if axis is None:
         return source
-    return (slice(None),) * normalize_axis(axis, a.ndim, "repeat") + (source,)
+    return (slice(None),) * check_axis(axis, a.ndim, "repeat") + (source,)
 
 
 def _repeat_grad(g: Any, out: Any, a: Any, repeats: Any, axis: Any = None) -> Any:
@@ -291,7 +279,7 @@ def _take_indices(a: Any, indices: Any, axis: Any, mode: str) -> Any:
     indices = np.asarray(raw(indices))
     if indices.dtype.kind not in "iu":
         raise InputValueError(f"take: indices must be integers, got dtype {indices.dtype}")
-    n = a.size if axis is None else a.shape[normalize_axis(axis, a.ndim, "take")]
+    n = a.size if axis is None else a.shape[check_axis(axis, a.ndim, "take")]
     if mode == "wrap":
         return indices % n
     if mode == "clip":
@@ -315,7 +303,7 @@ def _take_grad(g: Any, out: Any, a: Any, indices: Any, axis: Any = None,
     chosen = _take_indices(a, indices, axis, mode)
     if axis is None:
         return scatter_add(g, index=chosen, shape=(a.size,)).reshape(a.shape)
-    where = (slice(None),) * normalize_axis(axis, a.ndim, "take") + (chosen,)
+    where = (slice(None),) * check_axis(axis, a.ndim, "take") + (chosen,)
     return scatter_add(g, index=where, shape=a.shape)
 
 
@@ -336,7 +324,7 @@ def _along_axis_index(arr: Any, indices: Any, axis: Any) -> Any:
     if indices.ndim != arr.ndim:
         raise ShapeError(f"take_along_axis: indices of shape {indices.shape} need as many axes "
                          f"as the array of shape {arr.shape}")
-    axis = normalize_axis(axis, arr.ndim, "take_along_axis")
+    axis = check_axis(axis, arr.ndim, "take_along_axis")
     return tuple(indices if d == axis else
                  np.arange(n).reshape((1,) * d + (-1,) + (1,) * (arr.ndim - d - 1))
                  for d, n in enumerate(arr.shape))
@@ -390,8 +378,8 @@ def _diagonal(a: np.ndarray, offset: int = 0, axis1: int = 0, axis2: int = 1) ->
 def _diagonal_grad(g: Any, out: Any, a: Any, offset: int = 0, axis1: int = 0,
                    axis2: int = 1) -> Any:
     """g placed on the diagonal of zeros, the matrix axes moved back into place."""
-    axis1 = normalize_axis(axis1, a.ndim, "diagonal")
-    axis2 = normalize_axis(axis2, a.ndim, "diagonal")
+    axis1 = check_axis(axis1, a.ndim, "diagonal")
+    axis2 = check_axis(axis2, a.ndim, "diagonal")
     rest = tuple(n for d, n in enumerate(a.shape) if d not in (axis1, axis2))
     moved = scatter_add(g, index=(Ellipsis, *_diagonal_index(a.shape[axis1], a.shape[axis2],
                                                               offset)),
@@ -462,7 +450,7 @@ def _pieces(ary: Any, indices_or_sections: Any, axis: int, equal: bool) -> list[
     if isinstance(ary, (list, tuple)):
         ary = np.asarray(ary)
     ndim = np.ndim(raw(ary))
-    axis = normalize_axis(axis, ndim, "split")
+    axis = check_axis(axis, ndim, "split")
     points = _split_points(np.shape(raw(ary))[axis], indices_or_sections, equal)
     return [getitem(ary, index=(slice(None),) * axis + (slice(start, stop),))
             for start, stop in itertools.pairwise(points)]

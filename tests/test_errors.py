@@ -271,3 +271,17 @@ def test_every_error_class_is_exported_from_the_package() -> None:
                       if c.__module__.startswith("autograd_lite")
                       and getattr(al, c.__name__, None) is not c})
     assert missing == []
+
+
+@pytest.mark.parametrize(("call", "op"), [
+    (lambda x: al.linalg.norm(x, axis=5), "linalg.norm"),
+    (lambda x: al.linalg.norm(x, axis=(0, 2)), "linalg.norm"),
+    (lambda x: al.linalg.vector_norm(x, axis=-3), "linalg.vector_norm"),
+    (lambda x: al.prod(x, axis=2), "prod"),
+    (lambda x: al.var(x, axis=2), "var"),
+    (lambda x: al.take(x, np.array([0]), axis=2), "take"),
+])
+def test_an_out_of_range_axis_is_an_axis_error_naming_the_op(call, op) -> None:
+    """Never wrapped around (axis 5 of a 2-D array is not axis 1): refused, with the op."""
+    with pytest.raises(al.AxisError, match=f"{op}: axis"):
+        call(np.ones((2, 3)))
