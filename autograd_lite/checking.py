@@ -259,12 +259,6 @@ def worst(score: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(score)), score.shape))
 
 
-def relative_difference(a: float, b: float) -> float:
-    """|a − b| / max(|a|, |b|) for two numbers (0 when both are 0)."""
-    top = max(abs(a), abs(b))
-    return 0.0 if a == b else (abs(a - b) / top if top > 0 else math.inf)
-
-
 # -------------------------------------------------------------------------------- gradcheck
 def _prepare(inputs: Sequence[Any], names: Sequence[str]) -> list[np.ndarray]:
     """The inputs as arrays (not copied here: every evaluation gets its own copies)."""

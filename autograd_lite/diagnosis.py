@@ -57,7 +57,7 @@ def relative_error(a: Any, b: Any) -> float:
     return float(np.nan_to_num(rel, nan=np.inf).max(initial=0.0))
 
 
-def _explains(candidate: np.ndarray, truth: np.ndarray) -> bool:
+def explains(candidate: np.ndarray, truth: np.ndarray) -> bool:
     """True when ``candidate`` equals ``truth`` to the hypothesis precision (relative to the
     truth's own scale, so that small gradients are judged fairly)."""
     if candidate.shape != truth.shape:
@@ -148,14 +148,14 @@ def diagnose(formula: Any, truth: Any, target: str = "x", batch: int | None = No
                          f"({shown}) where the {'rhs' if claim else 'tape'} is finite (a "
                          "division by zero, a log of 0 or of a negative number, an overflow?).",
                          index=elements[0], elements=elements[:100])
-    if F.ndim == 2 and F.shape[0] == F.shape[1] > 1 and _explains(F.T, T) and \
-            not _explains(F, T):
+    if F.ndim == 2 and F.shape[0] == F.shape[1] > 1 and explains(F.T, T) and \
+            not explains(F, T):
         return Diagnosis("transpose", f"{what} the formula equals the transpose of the gradient "
                          "(e.g. δᵀh where hᵀδ is meant).", index=_worst(F, T))
     norm_t = float(np.sum(T * T))
     if norm_t > 0:
         factor = float(np.sum(F * T)) / norm_t
-        if factor != 0 and _explains(F, factor * T):
+        if factor != 0 and explains(F, factor * T):
             if abs(factor + 1) <= 1e-9:
                 return Diagnosis("sign", f"{what} wrong sign: the formula is the negative of the "
                                  f"{'rhs' if claim else 'gradient'} at every element (e.g. "
@@ -214,7 +214,7 @@ def _diagnose_shape(F: np.ndarray, T: np.ndarray, target: str, what: str) -> Dia
         return Diagnosis("shape", f"{what} the formula has shape {F.shape} but a gradient has "
                          f"the shape of its variable, {T.shape}.")
     if F.ndim == 2 and F.shape == T.shape[::-1]:
-        if _explains(F.T, T):
+        if explains(F.T, T):
             return Diagnosis(
                 "transpose", f"{what} the formula has shape {F.shape} but {target} has shape "
                 f"{T.shape}, and its transpose is the right gradient. In the row-vector "
@@ -225,7 +225,7 @@ def _diagnose_shape(F: np.ndarray, T: np.ndarray, target: str, what: str) -> Dia
             "gradient has the shape of its variable (denominator layout). Its values differ "
             "as well.")
     if F.size == T.size and _squeezed(F.shape) == _squeezed(T.shape):
-        same = _explains(F.reshape(T.shape), T)
+        same = explains(F.reshape(T.shape), T)
         kind_of = ("a column" if F.ndim == 2 and F.shape[1] == 1 and T.ndim == 1 else
                    "a row" if F.ndim == 2 and F.shape[0] == 1 and T.ndim == 1 else
                    "an array" if T.ndim == 0 else "a shape")
@@ -242,13 +242,13 @@ def _diagnose_shape(F: np.ndarray, T: np.ndarray, target: str, what: str) -> Dia
         if kept != T.shape and F.shape[:axis] + (1,) + F.shape[axis + 1:] != T.shape:
             continue
         for how, reduced in (("sum", F.sum(axis=axis)), ("mean", F.mean(axis=axis))):
-            if _explains(reduced.reshape(T.shape), T):
+            if explains(reduced.reshape(T.shape), T):
                 return Diagnosis(
                     "batch_sum", f"{what} missing a {how} over axis {axis}: the formula has "
                     f"one row per example (shape {F.shape}) and its {how} over that axis is the "
                     f"gradient (shape {T.shape}). A parameter shared by all examples, like a "
                     f"bias, gets the {how} of their gradients.")
-    if F.size == T.size and _explains(F.reshape(T.shape), T):
+    if F.size == T.size and explains(F.reshape(T.shape), T):
         return Diagnosis("shape", f"{what} the formula has the right values in the wrong "
                          f"shape: {F.shape} instead of {T.shape} (reshape it to the "
                          "variable's shape).")

@@ -59,7 +59,7 @@ from autograd_lite.checking import (
     unit_roundoff,
     worst,
 )
-from autograd_lite.diagnosis import HYPOTHESIS_TOLERANCE, Diagnosis, diagnose
+from autograd_lite.diagnosis import Diagnosis, diagnose, explains
 from autograd_lite.errors import AutogradLiteError, DerivationError
 from autograd_lite.modes import name_hook, no_grad, retain_grads
 from autograd_lite.tensor import Tensor, to_array
@@ -73,6 +73,12 @@ OUTCOMES = ("pass", "fail", "kink", "unreliable")
 #: The parameter by which an ``hvps`` formula receives the direction v.
 DIRECTION = "v"
 UNIT = unit_roundoff(np.float64)
+
+
+def tolerances() -> dict[str, float]:
+    """The constants of the verifier's method (the ``tolerances`` of a report)."""
+    return {"unit_roundoff": UNIT, "roundoff_factor": ROUNDOFF_FACTOR,
+            "first_step": UNIT ** (1 / 3), "max_levels": MAX_LEVELS}
 
 
 @dataclass
@@ -651,14 +657,6 @@ def judge_claim(label: str, lhs: np.ndarray, rhs: np.ndarray, spread: np.ndarray
 
 
 # -------------------------------------------------------------------------- second order
-def _agrees(candidate: np.ndarray, truth: np.ndarray) -> bool:
-    """``candidate`` explains ``truth`` to the diagnoses' precision (relative to its scale)."""
-    if candidate.shape != truth.shape:
-        return False
-    scale = max(float(np.abs(truth).max(initial=0.0)), np.finfo(np.float64).tiny)
-    return float(np.abs(candidate - truth).max(initial=0.0)) <= HYPOTHESIS_TOLERANCE * scale
-
-
 def _relabelled(diagnosis: Diagnosis, target: str, label: str, what: str) -> Diagnosis:
     """A gradient's diagnosis said of a second-order target (``label``, a ``what``)."""
     diagnosis.message = (diagnosis.message.replace(f"∂J/∂{target}", label, 1)
@@ -682,13 +680,13 @@ def diagnose_hessian(F: np.ndarray, T: np.ndarray, target: str, shape: tuple[int
                            "layouts of the two derivatives mixed)"),
                           ((b, a, 2 + a, 2 + b), "the first index pair transposed (the "
                            "layouts of the two derivatives mixed)")):
-            if F.ndim == 4 and _agrees(F.transpose(axes), T) and not _agrees(F, T):
+            if F.ndim == 4 and explains(F.transpose(axes), T) and not explains(F, T):
                 return Diagnosis("transpose", f"{label}: the formula (shape {F.shape}) is "
                                  f"the Hessian with {how}; the Hessian of {target} (shape "
                                  f"{shape}) has shape {T.shape}, element [i, j, k, l] = "
                                  f"∂²J/∂{target}_ij ∂{target}_kl.")
     if F.shape != T.shape:
-        if F.size == T.size and _agrees(F.reshape(T.shape), T):
+        if F.size == T.size and explains(F.reshape(T.shape), T):
             return Diagnosis("shape", f"{label}: the formula has the right values in the shape "
                              f"{F.shape}; a Hessian has the variable's shape twice, {T.shape} "
                              "(reshape it).")
@@ -706,7 +704,7 @@ def diagnose_hessian(F: np.ndarray, T: np.ndarray, target: str, shape: tuple[int
         at = (np.unravel_index(i, shape), np.unravel_index(j, shape)) if shape else ((), ())
         pair = (tuple(int(k) for k in at[0]) + tuple(int(k) for k in at[1]),
                 tuple(int(k) for k in at[1]) + tuple(int(k) for k in at[0]))
-        if _agrees((Fm + Fm.T) / 2, Tm):
+        if explains((Fm + Fm.T) / 2, Tm):
             return Diagnosis(
                 "transpose", f"{label}: the formula is not symmetric (at {pair[0]}: "
                 f"{F[pair[0]]:.10g}, at {pair[1]}: {F[pair[1]]:.10g}), as a Hessian is "
@@ -958,8 +956,7 @@ def _verify_into(derivation: Derivation, report: DerivationReport) -> None:
     tapes32 = [_in_float32(lambda a=a: evaluator.tape(steps, a)) for a in samples32]
     seed, where = derivation.seed, f"Derivation '{derivation.name}'"
     f0 = evaluator.value(arrays)
-    report.tolerances = {"unit_roundoff": UNIT, "roundoff_factor": ROUNDOFF_FACTOR,
-                         "first_step": UNIT ** (1 / 3), "max_levels": MAX_LEVELS}
+    report.tolerances = tolerances()
 
     def formula_of(fn: Callable[..., Any], what: str) -> tuple[np.ndarray, Any]:
         value = real_array(_formula(fn, arrays, seed, what), what)

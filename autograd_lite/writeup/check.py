@@ -25,9 +25,9 @@ import numpy as np
 from autograd_lite.checking import resolution_floor
 from autograd_lite.diagnosis import Diagnosis
 from autograd_lite.errors import WriteupError
-from autograd_lite.verify import Check, _add, _largest, _spread
+from autograd_lite.verify import Check, _add, _largest, _spread, tolerances
 from autograd_lite.writeup import extract
-from autograd_lite.writeup.judging import WriteupCheck, WriteupReport, judge, tolerances
+from autograd_lite.writeup.judging import WriteupCheck, WriteupReport, judge
 from autograd_lite.writeup.model import (
     MAX_SIZE,
     Declaration,

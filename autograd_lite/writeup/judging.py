@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_lite.checking import MAX_LEVELS, ROUNDOFF_FACTOR
-from autograd_lite.verify import UNIT, Check, DerivationReport, judge_claim
+from autograd_lite.verify import Check, DerivationReport, judge_claim
 from autograd_lite.verify import judge as judge_target
 from autograd_lite.writeup.model import Numeric
 
@@ -54,12 +53,6 @@ class WriteupReport(DerivationReport):
                     sizes=self.sizes, inferred=self.inferred, convention=self.convention,
                     draws=self.draws)
         return data
-
-
-def tolerances() -> dict[str, float]:
-    """The constants of the verifier's method (the ``tolerances`` of a derivation's report)."""
-    return {"unit_roundoff": UNIT, "roundoff_factor": ROUNDOFF_FACTOR,
-            "first_step": UNIT ** (1 / 3), "max_levels": MAX_LEVELS}
 
 
 def judge(target: str, kind: str, formula: Any, truth: Any, numeric: Numeric | None,
