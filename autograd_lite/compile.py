@@ -578,7 +578,6 @@ class Program:
 
     def __init__(self, tracer: Tracer, inputs: list[Var], outputs: list[Any], name: str,
                  structure: Any = None) -> None:
-        self.tracer = tracer
         self.structure = structure
         lines = tracer.lines
         # Outputs the caller will own: a copy where the array is also an input's, a
@@ -610,7 +609,6 @@ class Program:
                 v.name += "_"
         self.namespace_names = sorted(self.namespace)  # what the source refers to, not defines
         self._source: str | None = None
-        self.tracer = None  # type: ignore[assignment]
         # whether fn returns the results in their structure (else a flat tuple)
         self.shaped = len(kept) <= LARGE and _shaped(structure, iter(results)) is not None
         if len(kept) > LARGE:  # Python's compiler takes about 10 µs a line: run the steps
@@ -799,7 +797,7 @@ class Program:
                 text = f"    {targets} = {line.fn}(\n" + "".join(
                     f"        {a},\n" for a in args) + "    )"
             body.append(text)
-            if i in dying and i < len(self.lines):
+            if i in dying:
                 body.append(f"    del {', '.join(dying[i])}")
         shaped = _shaped(self.structure, iter(show(r) for r in results)) if self.shaped else None
         if shaped is not None:

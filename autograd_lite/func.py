@@ -232,8 +232,7 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[An
         if c_structure != out_structure:
             raise ShapeError("vjp_fn: the cotangent must have the structure of f's output "
                              f"({len(out_leaves)} array(s)), got {len(c_leaves)}")
-        create = nested or _DEPTH.get() > 0 or any(
-            type(c) is Tensor and c.requires_grad for c in c_leaves)
+        create = nested or _nested(c_leaves)
         grads = _pull_back(out_leaves, variables, c_leaves, create)
         return _unflatten(structure, [_result(g, create, raw_inputs) for g in grads])
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from autograd_lite import checking, func, ops
 from autograd_lite.errors import AutogradLiteError, InputValueError
-from autograd_lite.func import _flatten, _unflatten
+from autograd_lite.func import _basis, _flatten, _unflatten
 from autograd_lite.modes import no_grad
 from autograd_lite.tensor import Tensor, to_array
 
@@ -201,8 +201,8 @@ def _check_jvp(f: Callable[..., Any], arrays: list[np.ndarray], fast: bool,
     else:
         for i, a in enumerate(arrays):
             for j in range(a.size):
-                e = [np.zeros_like(b) for b in arrays]
-                e[i].reshape(-1)[j] = 1
+                e = [_basis(b.shape, b.dtype, j) if k == i else np.zeros_like(b)
+                     for k, b in enumerate(arrays)]
                 where = tuple(int(k) for k in np.unravel_index(j, a.shape))
                 directions.append((e, f"argument leaf {i}, element {where}"))
     for direction, label in directions:
@@ -237,8 +237,8 @@ def _check_vjp(f: Callable[..., Any], arrays: list[np.ndarray], fast: bool,
     for i, a in enumerate(arrays):
         fd, scale = np.zeros(a.shape), 1.0
         for j in range(a.size):
-            e = [np.zeros_like(b) for b in arrays]
-            e[i].reshape(-1)[j] = 1
+            e = [_basis(b.shape, b.dtype, j) if k == i else np.zeros_like(b)
+                 for k, b in enumerate(arrays)]
             numeric, seen = _difference(f, arrays, e, settings["eps"])
             fd.reshape(-1)[j], scale = paired(numeric), max(scale, seen)
         norm = float(sum(np.sum(np.abs(c)) for c in u))
