@@ -52,12 +52,10 @@ class UnsupportedFunctionError(AutogradLiteError, TypeError):
     record (no gradient rule for it), with the autograd_lite function to use where one exists."""
 
 
-# Ufunc names that differ from the op's name.
-UFUNC_ALIASES = {
-    "multiply": "mul", "subtract": "sub", "divide": "div", "true_divide": "div",
-    "negative": "neg", "power": "pow", "float_power": None, "absolute": "abs", "fabs": "abs",
-    "mod": "remainder",
-}
+# Ufuncs whose name autograd_lite does not export (the others resolve to al.<name>, NumPy's
+# aliases included): fabs is abs; float_power is refused (NumPy computes it in float64 at
+# least, where pow would keep float32).
+UFUNC_ALIASES = {"fabs": "abs", "float_power": None}
 # ufunc.reduce / ufunc.accumulate: the op computing them.
 UFUNC_REDUCE = {"add": "sum", "multiply": "prod", "maximum": "amax", "minimum": "amin",
                 "logaddexp": "logsumexp"}

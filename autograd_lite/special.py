@@ -9,11 +9,13 @@ ufuncs dispatch here too: ``scipy.special.erf(t)`` on a Tensor records ``al.spec
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 import numpy as np
 
+from autograd_lite import elementwise
 from autograd_lite.errors import InputValueError
 from autograd_lite.explain import Latex
 from autograd_lite.ops import exp, sigmoid
@@ -35,13 +37,8 @@ def _scipy(name: str) -> Any:
     return forward
 
 
-def _unary(name: str, math_doc: str, forward: Any, derivative: Any, saves: str,
-           latex: Latex | None = None) -> Any:
-    """A smooth unary op from its derivative ``derivative(y, x)`` (y output, x input);
-    ``latex``: how ``al.explain`` writes it."""
-    return register_op(name, forward, (lambda g, out, x: g * derivative(out, x),),
-                       jvp=(lambda t, out, x: t * derivative(out, x),), builtin=True,
-                       doc=math_doc, saves=saves, family=FAMILY, latex=latex)
+# a smooth unary op from its derivative, as the element-wise ones are made, in this family
+_unary = functools.partial(elementwise._unary, family=FAMILY)
 
 
 _TWO_OVER_ROOT_PI = 2.0 / math.sqrt(math.pi)
