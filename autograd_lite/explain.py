@@ -164,7 +164,7 @@ def number(value: float) -> str:
     value = float(value)
     if not np.isfinite(value):
         raise ValueError("not finite")
-    sign, size = ("-" if value < 0 else ""), builtin_abs(value)
+    sign, size = ("-" if value < 0 else ""), abs(value)
     if size == int(size) and size < 1e15:
         text = str(int(size))
     elif size < 1 and 1 / size == round(1 / size) and 1.0 / round(1 / size) == size:
@@ -173,8 +173,6 @@ def number(value: float) -> str:
         text = repr(size)
     return f"(-{text})" if sign else text
 
-
-builtin_abs = abs
 
 
 def symbol_of(name: str) -> str | None:
@@ -313,8 +311,7 @@ def _with_constant_gradient(piece: Piece, ctx: Context, value: float) -> str | N
                 return None if text is None else _unwrapped(text)
             return f"-{_grouped(text)}"
     atoms = {**ctx.atoms, "g": number(value)}
-    return _fill(piece, Context(atoms, ctx.settings, ctx.shapes, ctx.out_shape, ctx.declare,
-                                ctx.made, ctx.values))
+    return _fill(piece, replace(ctx, atoms=atoms))
 
 
 # ------------------------------------------------------------------------------ the walk
@@ -398,8 +395,7 @@ def explain(loss: Tensor, name: str = "J") -> Explanation:
         symbol = fresh("e")
         if shared:
             ones[shape] = symbol
-        sizes = " \\times ".join(map(str, shape))
-        one_hots.append(f"{symbol} \\in \\{{0,1\\}}^{{{sizes}}}")
+        one_hots.append(declaration(symbol, shape, one_hot=True))
         return symbol
 
     def atom(parent: Any) -> str:
@@ -663,8 +659,7 @@ def _contribution(template: Latex, position: int, ctx: Context, entry: _Entry,
     if folded is None:
         if entry.delta is None:  # (the loss itself: its seed is always folded)
             return None
-        text = _fill(piece, Context({**ctx.atoms, "g": entry.delta}, ctx.settings, ctx.shapes,
-                                    ctx.out_shape, ctx.declare, ctx.made, ctx.values))
+        text = _fill(piece, replace(ctx, atoms={**ctx.atoms, "g": entry.delta}))
     else:
         text = folded
     if text is None:
