@@ -174,7 +174,6 @@ def number(value: float) -> str:
     return f"(-{text})" if sign else text
 
 
-
 def symbol_of(name: str) -> str | None:
     """A tensor's name as a symbol of the writeup language, or None: ``z1`` → ``z_1``, ``W_2``
     → ``W_2``, ``theta`` → ``\\theta``, ``v_c`` → ``v_c``, ``y_hat`` → ``\\hat{y}``."""
