@@ -610,22 +610,6 @@ def _norm(x: np.ndarray, ord: Any = None, axis: Any = None, keepdims: bool = Fal
     return np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
 
 
-def _kept(v: Any, ndim: int, axes: tuple[int, ...], keepdims: bool) -> Any:
-    """A reduction's result reshaped with its reduced axes kept as size 1."""
-    if keepdims:
-        return v
-    shape = list(v.shape)
-    for a in sorted(axes):
-        shape.insert(a, 1)
-    return v.reshape(tuple(shape))
-
-
-def _share(hit: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """A mask of the extreme elements, each with an equal share of 1 (ties share)."""
-    hit = hit.astype(np.float64)
-    return hit / hit.sum(axis=axes, keepdims=True)
-
-
 def _safe(norms: Any) -> Any:
     """The norm, with 1 in place of 0 (the subgradient at 0 is then 0: x is 0 there)."""
     return norms + (np.asarray(raw(norms)) == 0)
@@ -642,7 +626,7 @@ def _vector_norm_direction(x: Any, norms: Any, ord: Any, axes: tuple[int, ...]) 
     if ord == 0:
         return x * 0.0
     if ord in (np.inf, -np.inf):
-        return sign * _share(np.abs(data) == np.asarray(raw(norms)), axes)
+        return sign * ops._tie_share(np.abs(data) == np.asarray(raw(norms)), axes)
     p = float(ord)
     if p < 1 and (data == 0).any():
         raise InputValueError(f"linalg.norm: the gradient of the {p:g}-norm is infinite at a "
@@ -667,12 +651,12 @@ def _matrix_norm_direction(x: Any, norms: Any, ord: Any, axes: tuple[int, ...]) 
     data = np.asarray(raw(x))
     summed = cols if ord in (np.inf, -np.inf) else rows
     line_sums = np.abs(data).sum(axis=summed, keepdims=True)
-    return np.sign(data) * _share(line_sums == np.asarray(raw(norms)), axes)
+    return np.sign(data) * ops._tie_share(line_sums == np.asarray(raw(norms)), axes)
 
 
 def _norm_direction(x: Any, out: Any, ord: Any, axis: Any, keepdims: bool) -> Any:
     kind, axes = _norm_kind(x, ord, axis)
-    norms = _kept(out, np.ndim(raw(x)), axes, keepdims)
+    norms = ops._keep_reduced(out, np.ndim(raw(x)), axes, keepdims)
     if kind == "vector":
         return _vector_norm_direction(x, norms, ord, axes), axes
     return _matrix_norm_direction(x, norms, ord, axes), axes
@@ -681,7 +665,7 @@ def _norm_direction(x: Any, out: Any, ord: Any, axis: Any, keepdims: bool) -> An
 def _norm_grad(g: Any, out: Any, x: Any, ord: Any = None, axis: Any = None,
                keepdims: bool = False) -> Any:
     direction, axes = _norm_direction(x, out, ord, axis, keepdims)
-    return _kept(g, np.ndim(raw(x)), axes, keepdims) * direction
+    return ops._keep_reduced(g, np.ndim(raw(x)), axes, keepdims) * direction
 
 
 def _norm_jvp(t: Any, out: Any, x: Any, ord: Any = None, axis: Any = None,

@@ -263,9 +263,20 @@ astype = _op("astype", "x as dtype  ·  g as x's dtype", _astype,
 
 
 # ------------------------------------------------------------------------------ reductions
+def _spread(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """A reduction's output gradient (or tangent) broadcast back over the reduced axes."""
+    return broadcast_to(_keep_reduced(g, x.ndim, axis, keepdims), shape=x.shape)
+
+
 def _sum_grad(g: Any, out: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Each summed element gets the gradient of its sum."""
-    return broadcast_to(_keep_reduced(g, x.ndim, axis, keepdims), shape=x.shape)
+    return _spread(g, x, axis, keepdims)
+
+
+def _tie_share(hit: Any, axes: tuple[int, ...]) -> Any:
+    """A mask of the extreme elements over ``axes``, each with an equal share of 1 (ties
+    share)."""
+    return hit / hit.sum(axis=axes, keepdims=True)
 
 
 def _mean_grad(g: Any, out: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -276,15 +287,13 @@ def _mean_grad(g: Any, out: Any, x: Any, axis: Any = None, keepdims: bool = Fals
 def _extremum_grad(g: Any, out: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """The gradient goes to the extreme element; ties share it equally."""
     hit = raw(x) == raw(_keep_reduced(out, x.ndim, axis, keepdims))
-    share = hit / hit.sum(axis=_axes(axis, x.ndim), keepdims=True)
-    return _keep_reduced(g, x.ndim, axis, keepdims) * share
+    return _keep_reduced(g, x.ndim, axis, keepdims) * _tie_share(hit, _axes(axis, x.ndim))
 
 
 def _extremum_jvp(t: Any, out: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """The tangent of the extreme element (the mean of the tied ones' tangents)."""
     hit = raw(x) == raw(_keep_reduced(out, x.ndim, axis, keepdims))
-    share = hit / hit.sum(axis=_axes(axis, x.ndim), keepdims=True)
-    return sum(t * share, axis=axis, keepdims=keepdims)
+    return sum(t * _tie_share(hit, _axes(axis, x.ndim)), axis=axis, keepdims=keepdims)
 
 
 def _mean(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:

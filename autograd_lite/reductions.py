@@ -22,6 +22,7 @@ from autograd_lite.errors import InputValueError, SignatureError
 from autograd_lite.ops import (
     _axes,
     _keep_reduced,
+    _spread,
     broadcast_to,
     concatenate,
     getitem,
@@ -55,11 +56,6 @@ def _count(shape: tuple[int, ...], axis: Any) -> int:
     for a in _axes(axis, len(shape)):
         count *= shape[a]
     return count
-
-
-def _spread(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
-    """A reduction's output gradient (or tangent) broadcast back over the reduced axes."""
-    return broadcast_to(_keep_reduced(g, x.ndim, axis, keepdims), shape=x.shape)
 
 
 def _fold(t: Any, axis: Any, keepdims: bool) -> Any:
