@@ -33,9 +33,17 @@ _LETTERS = string.ascii_letters
 _OPTIMIZE_FROM = 4096
 
 
-def _bilinear_jvps(op: Any) -> tuple[Any, Any]:
-    """The JVP of a bilinear op: op(ṫa, b) and op(a, ṫb)."""
-    return (lambda t, out, a, b, **s: op(t, b, **s), lambda t, out, a, b, **s: op(a, t, **s))
+def bilinear(name: str, math: str, forward: Any, *vjps: Any, **options: Any) -> Any:
+    """Register a two-input op that is linear in each input: its JVP is op(ṫa, b) + op(a, ṫb),
+    with the same settings."""
+    def jvp_a(t: Any, out: Any, a: Any, b: Any, **settings: Any) -> Any:
+        return op(t, b, **settings)
+
+    def jvp_b(t: Any, out: Any, a: Any, b: Any, **settings: Any) -> Any:
+        return op(a, t, **settings)
+
+    op = register(name, math, forward, *vjps, jvp=(jvp_a, jvp_b), **options)
+    return op
 
 
 # ----------------------------------------------------------------------------------- einsum
@@ -229,10 +237,11 @@ def _dot_grads() -> tuple[Any, Any]:
     return grad(0), grad(1)
 
 
-dot = register("dot", "Σⱼ a[…, j] b[…, j, :] (np.dot)  ·  einsum of g with the other operand",
+dot = bilinear("dot", "Σⱼ a[…, j] b[…, j, :] (np.dot)  ·  einsum of g with the other operand",
                _real(np.dot, "dot"), *_dot_grads(), saves="inputs", family=FAMILY,
                latex=product("a", "b"))
-dot.jvps = _bilinear_jvps(dot)
+
+
 def _vectors(ctx: Context) -> bool:
     return ctx.ndim("a") == 1 and ctx.ndim("b") == 1
 
@@ -246,10 +255,9 @@ OUTER = Latex(lambda c: "$a^\\top $b" if _vectors(c) else None,
               lambda c: "$a $g" if _vectors(c) else None)
 
 
-inner = register("inner", "Σⱼ a[…, j] b[…, j] over the last axes  ·  einsum of g with the "
+inner = bilinear("inner", "Σⱼ a[…, j] b[…, j] over the last axes  ·  einsum of g with the "
                  "other operand", _real(np.inner, "inner"), *_by_formula(_inner_terms),
                  saves="inputs", family=FAMILY, latex=INNER)
-inner.jvps = _bilinear_jvps(inner)
 
 
 def _tensordot(a: np.ndarray, b: np.ndarray, axes: Any = 2) -> np.ndarray:
@@ -257,11 +265,10 @@ def _tensordot(a: np.ndarray, b: np.ndarray, axes: Any = 2) -> np.ndarray:
     return np.tensordot(real_input("tensordot", a), real_input("tensordot", b), axes)
 
 
-tensordot = register("tensordot", "Σ over paired axes of a ⊗ b  ·  einsum of g with the other "
+tensordot = bilinear("tensordot", "Σ over paired axes of a ⊗ b  ·  einsum of g with the other "
                      "operand", _tensordot,
                      *_by_formula(lambda na, nb, axes=2: _tensordot_terms(na, nb, axes)),
                      saves="inputs", family=FAMILY)
-tensordot.jvps = _bilinear_jvps(tensordot)
 
 
 def _check_vdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -273,16 +280,14 @@ def _check_vdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.vdot(a, b)
 
 
-vdot = register("vdot", "Σ aᵢ bᵢ over the flattened arrays  ·  g·b, g·a (in each shape)",
+vdot = bilinear("vdot", "Σ aᵢ bᵢ over the flattened arrays  ·  g·b, g·a (in each shape)",
                 _check_vdot, lambda g, out, a, b: g * b.reshape(a.shape),
                 lambda g, out, a, b: g * a.reshape(b.shape), saves="inputs", family=FAMILY)
-vdot.jvps = _bilinear_jvps(vdot)
-outer = register("outer", "a_i b_j of the flattened arrays  ·  g b̃ and g̃ᵀ a (in each shape)",
+outer = bilinear("outer", "a_i b_j of the flattened arrays  ·  g b̃ and g̃ᵀ a (in each shape)",
                  _real(np.outer, "outer"),
                  lambda g, out, a, b: matmul(g, b.reshape(-1)).reshape(a.shape),
                  lambda g, out, a, b: matmul(a.reshape(-1), g).reshape(b.shape),
                  saves="inputs", family=FAMILY, latex=OUTER)
-outer.jvps = _bilinear_jvps(outer)
 
 
 def _kron_layout(a: Any, b: Any) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
@@ -307,11 +312,10 @@ def _kron_grad(k: int) -> Any:
     return vjp
 
 
-kron = register("kron", "the Kronecker product a ⊗ b (blocks a_ij·b)  ·  g viewed as "
+kron = bilinear("kron", "the Kronecker product a ⊗ b (blocks a_ij·b)  ·  g viewed as "
                 "(a₀, b₀, a₁, b₁, …) contracted with the other operand",
                 _real(np.kron, "kron"), _kron_grad(0), _kron_grad(1), saves="inputs",
                 family=FAMILY)
-kron.jvps = _bilinear_jvps(kron)
 
 
 def _cross_axes(axisa: int, axisb: int, axisc: int, axis: Any) -> tuple[int, int, int]:
@@ -344,8 +348,7 @@ def _cross_grad(k: int) -> Any:
     return vjp
 
 
-cross = register("cross", "a × b of 3-vectors  ·  b × g, g × a", _cross, _cross_grad(0),
+cross = bilinear("cross", "a × b of 3-vectors  ·  b × g, g × a", _cross, _cross_grad(0),
                  _cross_grad(1), saves="inputs", family=FAMILY)
-cross.jvps = _bilinear_jvps(cross)
 
 __all__ = ["cross", "dot", "einsum", "inner", "kron", "outer", "tensordot", "vdot"]
