@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from autograd_lite import engine, registry
-from autograd_lite.errors import AutogradLiteError, DTypeError, RegistryError
+from autograd_lite.errors import AutogradLiteError, DTypeError, RegistryError, ShapeError
 from autograd_lite.modes import current_mode
 from autograd_lite.registry import Op, explain_failure
 from autograd_lite.tensor import Tensor
@@ -398,7 +398,7 @@ class Tracer:
                     contribution = self._vjp(op, position, refs, attrs, residual, g, out)
                 if contribution is None:
                     continue
-                contribution = self._fit(contribution, x)
+                contribution = self._fit(contribution, x, op, position)
                 if contribution is not g:
                     contribution.grad_of = x
                 if x in grads:
@@ -456,14 +456,14 @@ class Tracer:
             var.shape, var.dtype = np.shape(value), np.result_type(value)
         return var
 
-    def _fit(self, g: Var, x: Var) -> Var:
+    def _fit(self, g: Var, x: Var, op: Op, position: int) -> Var:
         """``g`` summed over the axes broadcasting added or stretched, in x's dtype (the work of
         engine.fit_gradient, with the axes found now)."""
         if g.shape != x.shape:
-            engine.unbroadcast(g.value, x.shape)  # (raises the engine's error for a bad VJP)
-            lead = len(g.shape) - len(x.shape)
-            axes = (*range(lead), *(lead + i for i, (n, m) in
-                                    enumerate(zip(x.shape, g.shape[lead:])) if n != m))
+            try:
+                axes = engine.broadcast_axes(g.shape, x.shape)
+            except ShapeError as exc:
+                raise engine.misfit(f"op '{op.name}'", position, exc) from None
             g = self.call(_ADD_REDUCE, [g], {"axis": axes}, hint=f"d_{x.hint}")
             if g.value.shape != x.shape:
                 g = self.call(np.reshape, [g, x.shape], hint=f"d_{x.hint}")

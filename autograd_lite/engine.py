@@ -34,20 +34,33 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     elements was used once per copy, so its gradient is the sum over the copies.
     """
     lead = grad.ndim - len(shape)
-    if lead < 0:
-        raise ShapeError(f"a gradient of shape {grad.shape} cannot belong to an input of shape "
-                         f"{shape}: it has fewer axes")
-    trailing = grad.shape[lead:]
-    if trailing == shape:  # only leading axes were added (a bias over a batch)
+    if lead >= 0 and grad.shape[lead:] == shape:  # only leading axes added (a bias over rows)
         return _sum(grad, tuple(range(lead))) if lead else grad
+    return _sum(grad, broadcast_axes(grad.shape, shape)).reshape(shape)
+
+
+def broadcast_axes(grad_shape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The axes of a gradient of ``grad_shape`` that broadcasting added or stretched from
+    ``shape``: summing over them gives ``shape``. A ShapeError if ``shape`` does not broadcast
+    to ``grad_shape``."""
+    lead = len(grad_shape) - len(shape)
+    if lead < 0:
+        raise ShapeError(f"a gradient of shape {grad_shape} cannot belong to an input of shape "
+                         f"{shape}: it has fewer axes")
     stretched = []
-    for i, (n, m) in enumerate(zip(shape, trailing)):
+    for i, (n, m) in enumerate(zip(shape, grad_shape[lead:])):
         if n != m:
             if n != 1:
-                raise ShapeError(f"a gradient of shape {grad.shape} cannot belong to an input "
+                raise ShapeError(f"a gradient of shape {grad_shape} cannot belong to an input "
                                  f"of shape {shape}: the input does not broadcast to it")
             stretched.append(lead + i)
-    return _sum(grad, (*range(lead), *stretched)).reshape(shape)
+    return (*range(lead), *stretched)
+
+
+def misfit(what: str, position: int, exc: ShapeError) -> ShapeError:
+    """The error for a VJP whose gradient cannot be summed back to its input's shape."""
+    return ShapeError(f"the VJP of {what} for input {position}: {exc}. A VJP must return each "
+                      "input's gradient in that input's shape (or in the broadcast shape).")
 
 
 def _sum(grad: Any, axes: tuple[int, ...]) -> Any:
@@ -62,9 +75,7 @@ def fit_gradient(grad: Any, shape: tuple[int, ...], dtype: np.dtype, node: Node,
         try:
             grad = unbroadcast(grad, shape)
         except ShapeError as exc:
-            raise ShapeError(f"the VJP of {node.describe()} for input {position}: {exc}. "
-                             "A VJP must return each input's gradient in that input's shape "
-                             "(or in the broadcast shape).") from None
+            raise misfit(node.describe(), position, exc) from None
     if grad.dtype is not dtype and grad.dtype != dtype:
         from autograd_lite import ops
 

@@ -490,3 +490,12 @@ def test_a_non_scalar_loss_is_refused_by_compiled_grad_as_by_grad():
         al.compile(al.func.grad(lambda x: x * 2.0))(np.ones(3))
     with pytest.raises(al.ShapeError, match="single-element value"):
         al.func.grad(lambda x: x * 2.0)(np.ones(3))
+
+
+def test_a_vjp_of_the_wrong_shape_is_named_as_the_tape_names_it():
+    bad = al.register_op("bad_shape_vjp", lambda x: x * 2.0, [lambda g, out, x: np.ones(7)])
+    x = np.ones(3)
+    with pytest.raises(al.ShapeError, match=r"the VJP of op 'bad_shape_vjp'.*input 0.*shape"):
+        al.func.grad(lambda t: al.sum(bad(t)))(x)
+    with pytest.raises(al.ShapeError, match=r"the VJP of op 'bad_shape_vjp' for input 0"):
+        al.compile(al.func.grad(lambda t: al.sum(bad(t))))(x)
