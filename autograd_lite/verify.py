@@ -1099,24 +1099,34 @@ def derivation_namespace(folder: str | Path) -> Iterator[None]:
 _LOADED = [0]
 
 
-def read_source(path: Path) -> str:
-    """The text of a derivation file: only a regular file is opened (a FIFO or device would
-    block), and it must decode (UTF-8, or the encoding its coding line declares)."""
+def regular_file_bytes(path: Path, error: type[AutogradLiteError], rule: str,
+                       limit: int | None = None) -> bytes:
+    """The bytes of ``path``, opened only if it is a regular file (a FIFO or a device would
+    block); ``error`` is raised, ending with ``rule``, for anything else. With ``limit``, a
+    larger file is refused unread."""
     try:
         status = os.stat(path)
     except OSError as exc:
-        raise DerivationError(f"{path}: cannot read it ({exc.strerror})") from None
+        raise error(f"{path}: cannot read it ({exc.strerror})") from None
     if not stat.S_ISREG(status.st_mode):
         kind = ("a folder" if stat.S_ISDIR(status.st_mode) else
                 "a FIFO (named pipe)" if stat.S_ISFIFO(status.st_mode) else
                 "a socket" if stat.S_ISSOCK(status.st_mode) else "a device or special file")
-        raise DerivationError(f"{path}: is {kind}, not a regular file; derivation files must "
-                              "be regular .py files")
+        raise error(f"{path}: is {kind}, not a regular file; {rule}")
+    if limit is not None and status.st_size > limit:
+        raise error(f"{path}: {status.st_size} bytes; the limit is {limit} bytes")
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            return handle.read() if limit is None else handle.read(limit + 1)
     except OSError as exc:
-        raise DerivationError(f"{path}: cannot read it ({exc.strerror})") from None
+        raise error(f"{path}: cannot read it ({exc.strerror})") from None
+
+
+def read_source(path: Path) -> str:
+    """The text of a derivation file: only a regular file is opened, and it must decode (UTF-8,
+    or the encoding its coding line declares)."""
+    data = regular_file_bytes(path, DerivationError,
+                              "derivation files must be regular .py files")
     try:
         encoding, _ = tokenize.detect_encoding(_lines(data))
         return data.decode(encoding)

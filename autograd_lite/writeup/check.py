@@ -13,9 +13,7 @@ its line and the reason, never counted as a failure.
 from __future__ import annotations
 
 import itertools
-import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,14 @@ import numpy as np
 from autograd_lite.checking import resolution_floor
 from autograd_lite.diagnosis import Diagnosis
 from autograd_lite.errors import WriteupError
-from autograd_lite.verify import Check, _add, _largest, _spread, tolerances
+from autograd_lite.verify import (
+    Check,
+    _add,
+    _largest,
+    _spread,
+    regular_file_bytes,
+    tolerances,
+)
 from autograd_lite.writeup import extract
 from autograd_lite.writeup.judging import WriteupCheck, WriteupReport, judge
 from autograd_lite.writeup.model import (
@@ -123,24 +128,9 @@ def _read(path_or_text: str | Path) -> tuple[str, str | None, bool]:
             and len(path_or_text) < 4096 and not path_or_text.lstrip().startswith(("$", "\\"))
             and Path(path_or_text).suffix.lower() in (".md", ".tex", ".markdown", ".txt")):
         path = Path(path_or_text)
-        try:
-            status = os.stat(path)
-        except OSError as exc:
-            raise WriteupError(f"{path}: cannot read it ({exc.strerror})") from None
-        if not stat.S_ISREG(status.st_mode):  # a FIFO or a device would block: never opened
-            kind = ("a folder" if stat.S_ISDIR(status.st_mode) else
-                    "a FIFO (named pipe)" if stat.S_ISFIFO(status.st_mode) else
-                    "a socket" if stat.S_ISSOCK(status.st_mode) else "a device or special file")
-            raise WriteupError(f"{path}: is {kind}, not a regular file; a writeup must be a "
-                               "regular .md or .tex file")
-        if status.st_size > extract.MAX_BYTES:
-            raise WriteupError(f"{path}: {status.st_size} bytes; a writeup is limited to "
-                               f"{extract.MAX_BYTES} bytes")
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(extract.MAX_BYTES + 1)
-        except OSError as exc:
-            raise WriteupError(f"{path}: cannot read it ({exc.strerror})") from None
+        data = regular_file_bytes(path, WriteupError,
+                                  "a writeup must be a regular .md or .tex file",
+                                  limit=extract.MAX_BYTES)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
