@@ -12,33 +12,18 @@ dispatch's cost is the difference between the np.* call on a tensor and the dire
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import alternate
 
 import autograd_lite as al
-
-
-def alternate(contenders: dict[str, Callable[[], object]], rounds: int, inner: int
-              ) -> dict[str, float]:
-    """Median seconds per call of each contender, timed in alternation after a warm-up."""
-    for fn in contenders.values():
-        for _ in range(inner):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            start = time.perf_counter()
-            for _ in range(inner):
-                fn()
-            times[name].append((time.perf_counter() - start) / inner)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def workloads(size: int) -> dict[str, dict[str, Callable[[], object]]]:
@@ -77,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nvectors of {size:,}, matrices of ({rows:,}, 4) (median per call, {rounds} "
               f"alternating rounds of {inner if size < 10_000 else inner // 50})")
         for title, contenders in workloads(size).items():
-            times = alternate(contenders, rounds, inner if size < 10_000 else inner // 50)
+            calls = inner if size < 10_000 else inner // 50
+            times = alternate(contenders, rounds, inner=calls, warmup=calls)
             names = list(times)
             direct, dispatched = times[names[0]], times[names[1]]
             print(f"  {title}: dispatch costs {(dispatched - direct) * 1e9:+,.0f} ns per op "
